@@ -22,6 +22,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from nlbtut.errors import DataError
+
 __all__ = [
     "DATASET_NAMES",
     "DATASETS",
@@ -115,7 +117,9 @@ _MAZE_COMMON = dict(
 )
 
 
-def _maze_scaling(name: str, size: str, dandiset: str, version: str, nbytes: int, **kw) -> DatasetInfo:
+def _maze_scaling(
+    name: str, size: str, dandiset: str, version: str, nbytes: int, **kw
+) -> DatasetInfo:
     return DatasetInfo(
         name=name,
         dandiset_id=dandiset,
@@ -236,19 +240,49 @@ DATASETS: dict[str, DatasetInfo] = {
         description="DMFC_RSG: Haydn, dorsomedial frontal cortex, ready-set-go timing task.",
     ),
     "mc_maze_large": _maze_scaling(
-        "mc_maze_large", "large", "000138", "0.220113.0407", 149_392_888,
-        n_heldin=122, n_heldout=40, n_train=375, n_val=125, n_test=100,
-        smoothing_kern_sd=40, smoothing_alpha=0.1, gpfa_latent_dim=44,
+        "mc_maze_large",
+        "large",
+        "000138",
+        "0.220113.0407",
+        149_392_888,
+        n_heldin=122,
+        n_heldout=40,
+        n_train=375,
+        n_val=125,
+        n_test=100,
+        smoothing_kern_sd=40,
+        smoothing_alpha=0.1,
+        gpfa_latent_dim=44,
     ),
     "mc_maze_medium": _maze_scaling(
-        "mc_maze_medium", "medium", "000139", "0.220113.0408", 77_300_692,
-        n_heldin=114, n_heldout=38, n_train=188, n_val=62, n_test=100,
-        smoothing_kern_sd=60, smoothing_alpha=0.1, gpfa_latent_dim=28,
+        "mc_maze_medium",
+        "medium",
+        "000139",
+        "0.220113.0408",
+        77_300_692,
+        n_heldin=114,
+        n_heldout=38,
+        n_train=188,
+        n_val=62,
+        n_test=100,
+        smoothing_kern_sd=60,
+        smoothing_alpha=0.1,
+        gpfa_latent_dim=28,
     ),
     "mc_maze_small": _maze_scaling(
-        "mc_maze_small", "small", "000140", "0.220113.0408", 29_896_840,
-        n_heldin=107, n_heldout=35, n_train=75, n_val=25, n_test=100,
-        smoothing_kern_sd=60, smoothing_alpha=0.1, gpfa_latent_dim=18,
+        "mc_maze_small",
+        "small",
+        "000140",
+        "0.220113.0408",
+        29_896_840,
+        n_heldin=107,
+        n_heldout=35,
+        n_train=75,
+        n_val=25,
+        n_test=100,
+        smoothing_kern_sd=60,
+        smoothing_alpha=0.1,
+        gpfa_latent_dim=18,
     ),
 }
 
@@ -281,9 +315,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
         return DATASETS[key]
     close = difflib.get_close_matches(key, DATASETS, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"Unknown NLB dataset {name!r}.{hint} Expected one of: {', '.join(DATASETS)}."
-    )
+    raise DataError(f"Unknown NLB dataset {name!r}.{hint} Expected one of: {', '.join(DATASETS)}.")
 
 
 def group_name(dataset: str, bin_width: int = 5) -> str:
@@ -293,5 +325,5 @@ def group_name(dataset: str, bin_width: int = 5) -> str:
     """
     info = get_dataset_info(dataset)
     if bin_width not in (5, 20):
-        raise ValueError(f"NLB'21 is scored at 5 ms or 20 ms bins, got bin_width={bin_width!r}")
+        raise DataError(f"NLB'21 is scored at 5 ms or 20 ms bins, got bin_width={bin_width!r}")
     return info.name if bin_width == 5 else f"{info.name}_20"

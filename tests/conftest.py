@@ -42,7 +42,9 @@ def ref_python() -> Path:
     path = _find_ref_python()
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("reference environment missing: run `make ref-env` (CI must not skip parity)")
+            pytest.fail(
+                "reference environment missing: run `make ref-env` (CI must not skip parity)"
+            )
         pytest.skip("reference environment missing: run `make ref-env`")
     return path
 
