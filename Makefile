@@ -42,7 +42,7 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 book-fast: $(STAMP)
-	NLBTUT_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --all
+	NLBTUT_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --all --path-output _build/fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check nlbtut tests bench
@@ -56,7 +56,7 @@ test: $(STAMP) $(REF_STAMP) lint
 	NLBTUT_REF_PYTHON=$(CURDIR)/$(REF_VENV)/bin/python $(BIN)/python -m pytest
 
 sync-notebooks: $(STAMP)
-	$(BIN)/jupytext --sync book/*.md
+	$(BIN)/python -m nlbtut.booktools sync
 
 bench: $(STAMP) $(REF_STAMP)
 	NLBTUT_REF_PYTHON=$(CURDIR)/$(REF_VENV)/bin/python $(BIN)/python bench/run_all.py
