@@ -59,6 +59,9 @@ _LAZY: dict[str, str] = {
     "make_submission": "submission",
     "combine_submissions": "submission",
     "validate_submission": "submission",
+    "save_submission": "submission",
+    "load_h5": "submission",
+    "SubmissionWarning": "submission",
     "smoothing_baseline": "baselines",
     "factor_analysis_baseline": "baselines",
     # LFADS (imports TensorFlow)
