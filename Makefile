@@ -59,7 +59,10 @@ sync-notebooks: $(STAMP)
 	$(BIN)/python -m nlbtut.booktools sync
 
 bench: $(STAMP) $(REF_STAMP)
-	NLBTUT_REF_PYTHON=$(CURDIR)/$(REF_VENV)/bin/python $(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_tensors.py
+	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_lfads.py speed --presets tiny cpu mc_maze_small --xla both
+	$(BIN)/python bench/bench_lfads.py quality --preset cpu --dataset mc_maze_small
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
