@@ -139,8 +139,18 @@ def styled(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with matplotlib.rc_context(RC):
-            return func(*args, **kwargs)
+        # Resolve pyplot's backend *before* entering the context: if the first figure of a
+        # notebook kernel were created inside ``rc_context``, leaving the context would reset
+        # ``interactive`` and later figures would not be displayed inline.
+        import matplotlib.pyplot as plt
+
+        plt.get_backend()
+        interactive = matplotlib.rcParams["interactive"]
+        try:
+            with matplotlib.rc_context(RC):
+                return func(*args, **kwargs)
+        finally:
+            matplotlib.rcParams["interactive"] = interactive
 
     return wrapper  # type: ignore[return-value]
 
