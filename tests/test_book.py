@@ -139,11 +139,17 @@ _BUILDS: dict[str, BuildResult] = {}
 
 
 def real_book_build() -> BuildResult:
-    """The whole book, fast mode, executed from scratch into ``_build/test`` (once per session)."""
+    """The whole book, fast mode, executed from scratch into ``_build/test`` (once per session).
+
+    The pages get an empty data/model cache (``NLBTUT_DATA_DIR``) inside the build folder, as on
+    a fresh machine: they generate their synthetic data and train their models themselves, and a
+    model cached by an older version of the package can never stand in for a fresh one.
+    """
     if "real" not in _BUILDS:
         out = ROOT / "_build" / "test"
         shutil.rmtree(out, ignore_errors=True)
-        _BUILDS["real"] = booktools.build_book(ROOT, out, fast=True, timeout=BUILD_TIMEOUT)
+        env = {"NLBTUT_DATA_DIR": str(out / "nlbtut-cache")}
+        _BUILDS["real"] = booktools.build_book(ROOT, out, fast=True, timeout=BUILD_TIMEOUT, env=env)
     return _BUILDS["real"]
 
 
