@@ -64,17 +64,19 @@ def _tag(path: Path, source: str, dataset: str, seed: int | None) -> DataPath:
 def resolve_source(source: str = "auto") -> str:
     """The data source ``prepare_data`` uses: ``"dandi"`` or ``"synthetic"``.
 
-    ``NLBTUT_DATA_SOURCE`` (if set) overrides ``source``; ``"auto"`` means
-    ``dandi`` on Colab, ``synthetic`` elsewhere.
+    An explicit ``"dandi"`` or ``"synthetic"`` is used as given (a page that needs the ground
+    truth of the synthetic data asks for it by name). ``"auto"`` means ``NLBTUT_DATA_SOURCE``
+    when it is set, else ``dandi`` on Colab and ``synthetic`` elsewhere.
     """
+    if not isinstance(source, str) or source.strip().lower() not in SOURCES:
+        raise DataError(f"source must be one of {SOURCES}, got {source!r}")
+    source = source.strip().lower()
     env = os.environ.get(ENV_VAR, "").strip().lower()
     if env:
         if env not in SOURCES:
             raise DataError(f"{ENV_VAR}={env!r} is not a data source; expected one of {SOURCES}")
-        source = env
-    if not isinstance(source, str) or source.strip().lower() not in SOURCES:
-        raise DataError(f"source must be one of {SOURCES}, got {source!r}")
-    source = source.strip().lower()
+        if source == "auto":
+            source = env
     if source == "auto":
         return "dandi" if "google.colab" in sys.modules else "synthetic"
     return source

@@ -25,8 +25,8 @@ def test_resolve_source(monkeypatch):
     assert resolve_source("auto") == "dandi"
     assert resolve_source("synthetic") == "synthetic"
     monkeypatch.setenv("NLBTUT_DATA_SOURCE", "synthetic")
-    assert resolve_source("auto") == "synthetic"  # the variable overrides
-    assert resolve_source("dandi") == "synthetic"
+    assert resolve_source("auto") == "synthetic"  # the variable decides for "auto" ...
+    assert resolve_source("dandi") == "dandi"  # ... but never overrides an explicit source
     monkeypatch.setenv("NLBTUT_DATA_SOURCE", "dandi")
     monkeypatch.delitem(sys.modules, "google.colab")
     assert resolve_source("auto") == "dandi"

@@ -379,7 +379,7 @@ def test_oracle_scores_above_smoothing(preset, synthetic_dataset):
     assert s["oracle"]["co-bps"] > s["smoothing"]["co-bps"] + 0.1
     assert s["oracle"]["fp-bps"] > s["smoothing"]["fp-bps"]
     if preset == "tiny_dmfc_rsg":
-        assert s["oracle"]["tp corr"] < -0.5  # faster dynamics, shorter produced interval
+        assert s["oracle"]["tp corr"] < -0.4  # faster dynamics, shorter produced interval
     else:
         assert s["oracle"]["vel R2"] > 0.8 and s["oracle"]["vel R2"] > s["smoothing"]["vel R2"]
 

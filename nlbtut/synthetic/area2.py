@@ -24,6 +24,7 @@ from .dynamics import (
     alpha_response,
     lowpass,
     ou_noise,
+    smooth_noise,
 )
 
 __all__ = ["DIM_GAIN", "LATENT_DIM", "simulate_area2", "simulate_area2_pair"]
@@ -31,6 +32,9 @@ __all__ = ["DIM_GAIN", "LATENT_DIM", "simulate_area2", "simulate_area2_pair"]
 #: weight of each latent dimension in the neurons' readout (the drift counts less)
 DIM_GAIN = np.array([1.0] * 7 + [0.3])
 LATENT_DIM = 8
+#: log-rate span of the neurons: movement-driven latents are silent between movements,
+#: so a narrower span than the motor-cortex presets keeps the rates realistic
+LOG_RANGE = (1.5, 3.0)
 _VSCALE = 30.0  # cm/s per latent unit
 _REACH_CM, _REACH_MS = 10.0, 400
 _JOINTS = (
@@ -179,8 +183,8 @@ def _block(rng, length, starts, trials, idx, bump_t, reach, moves, lag):
     z[:, 4] = lowpass(np.linalg.norm(vel[shift], axis=1) / _VSCALE, 30.0)
     z[:, 5] = lowpass(np.linalg.norm(force[shift], axis=1), 40.0)
     z[:, 6] = 1.5 * alpha_response(efference, 100.0)
-    z[:, 7] = ou_noise(rng, (length,), tau_ms=500.0, std=0.5)
-    z[:, 2:7] += 0.03 * ou_noise(rng, (length, 5), tau_ms=50.0, std=1.0, axis=0)
+    z[:, 7] = smooth_noise(rng, (length,), tau_ms=500.0, std=0.5)
+    z[:, 2:7] += 0.03 * smooth_noise(rng, (length, 5), tau_ms=50.0, std=1.0, axis=0)
     z = z.astype(LATENT_DTYPE)
     src = np.clip(np.arange(length) - lag, 0, length - 1)
     v = _VSCALE * z[src, 0:2].astype(np.float64)

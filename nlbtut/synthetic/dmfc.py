@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import LATENT_DTYPE, Session, TrialColumn, lowpass, ou_noise
+from .dynamics import LATENT_DTYPE, Session, TrialColumn, lowpass, smooth_noise
 
 __all__ = ["DIM_GAIN", "LATENT_DIM", "simulate_dmfc", "simulate_dmfc_pair"]
 
-#: weight of each latent dimension in the neurons' readout (the drift counts less)
-DIM_GAIN = np.array([1.0] * 5 + [0.2])
+#: weight of each latent dimension in the neurons' readout: the measurement ramp and the
+#: drift count less, so the production trajectory's speed sets the neural speed
+DIM_GAIN = np.array([1.0, 1.0, 0.3, 1.0, 1.0, 0.2])
 LATENT_DIM = 6
 _TS = {True: np.array([480, 560, 640, 720, 800]), False: np.array([800, 900, 1000, 1100, 1200])}
 _A = 1.2
@@ -164,14 +165,12 @@ def _block(rng, length: int, ev: dict, d: dict) -> np.ndarray:
     ready, setp, go = ev["ready"][k], ev["set"][k], ev["go"][k]
     prior = np.where(d["is_short"][k], 640.0, 1000.0)
     meas = np.where((t >= ready) & (t < setp), 1.2 * (t - ready) / prior, 0.0)
-    # the measured interval is held until the response, then forgotten
-    meas = np.where(
-        (t >= setp) & (t < np.maximum(go, setp) + 200) & ~d["failed"][k],
-        1.2 * d["ts"][k] / prior,
-        meas,
-    )
     tp = np.maximum(go - setp, 1)
     phase = np.clip((t - setp) / tp, 0.0, 1.0)
+    # the measured interval is read out while producing: it runs down to 0 at the response
+    meas = np.where(
+        (t >= setp) & (t < go) & ~d["failed"][k], 1.2 * d["ts"][k] / prior * (1.0 - phase), meas
+    )
     producing = (t >= setp) & (t < go)
     after = (t >= go) & (t < go + 400)
     ang = np.where(producing, np.pi * phase, np.where(after, np.pi, 0.0))
@@ -179,8 +178,8 @@ def _block(rng, length: int, ev: dict, d: dict) -> np.ndarray:
     z[:, 0], z[:, 1], z[:, 2] = eff, dirn, meas
     z[:, 3], z[:, 4] = _A * np.cos(ang), _A * np.sin(ang)
     z[:, :5] = lowpass(z[:, :5], 25.0)
-    z[:, :5] += 0.008 * ou_noise(rng, (length, 5), tau_ms=50.0, std=1.0, axis=0)
-    z[:, 5] = ou_noise(rng, (length,), tau_ms=500.0, std=0.5)
+    z[:, :5] += 0.008 * smooth_noise(rng, (length, 5), tau_ms=50.0, std=1.0, axis=0)
+    z[:, 5] = smooth_noise(rng, (length,), tau_ms=500.0, std=0.5)
     return z.astype(LATENT_DTYPE)
 
 

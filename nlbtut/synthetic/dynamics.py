@@ -32,6 +32,7 @@ __all__ = [
     "poisson_counts",
     "poisson_spike_times",
     "rotation_block",
+    "smooth_noise",
 ]
 
 LATENT_DTYPE = np.float16
@@ -301,12 +302,27 @@ def alpha_response(impulses: np.ndarray, tau_ms: float) -> np.ndarray:
     return lfilter([0.0, a * np.e / tau_ms], [1.0, -2 * a, a * a], impulses, axis=0)
 
 
-def lowpass(x: np.ndarray, tau_ms: float) -> np.ndarray:
-    """First-order low-pass filter (time constant ``tau_ms``) along axis 0, unit gain."""
+def lowpass(x: np.ndarray, tau_ms: float, axis: int = 0) -> np.ndarray:
+    """First-order low-pass filter (time constant ``tau_ms``) along ``axis``, unit gain."""
     from scipy.signal import lfilter
 
     a = np.exp(-1.0 / tau_ms)
-    return lfilter([1 - a], [1.0, -a], x, axis=0, zi=np.asarray(x[:1]) * a)[0]
+    x = np.asarray(x, dtype=np.float64)
+    zi = np.take(x, [0], axis=axis) * a
+    return lfilter([1 - a], [1.0, -a], x, axis=axis, zi=zi)[0]
+
+
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], tau_ms: float, std: float, axis: int = -1
+) -> np.ndarray:
+    """Smooth stationary noise: OU (``tau_ms``) low-passed at ``tau_ms / 2``, std ``std``.
+
+    Unlike plain OU noise its increments over a few ms are small, so it adds
+    slow trial-to-trial variability without roughening the rates.
+    """
+    tau2 = tau_ms / 2.0
+    x = lowpass(ou_noise(rng, shape, tau_ms, 1.0, axis=axis), tau2, axis=axis)
+    return x * std * np.sqrt((tau_ms + tau2) / tau_ms)
 
 
 def reach_gain(freq_hz: float, tau_ms: float) -> float:

@@ -99,11 +99,12 @@ def _simulate(preset: SyntheticPreset, rng_struct, rng_train, rng_test, lag: int
     return simulate_dmfc_pair(preset, rng_struct, rng_train, rng_test)
 
 
-def _dim_gain(family: str) -> np.ndarray:
-    """Weight of each latent dimension in the readout (the family's ``DIM_GAIN``)."""
+def _family_readout(family: str) -> dict:
+    """Readout settings of a family: ``dim_gain`` and ``log_range`` (module constants)."""
     import importlib
 
-    return importlib.import_module(f"nlbtut.synthetic.{family}").DIM_GAIN
+    mod = importlib.import_module(f"nlbtut.synthetic.{family}")
+    return {"dim_gain": mod.DIM_GAIN, "log_range": getattr(mod, "LOG_RANGE", (2.5, 5.0))}
 
 
 def _obs_intervals(session: Session) -> np.ndarray:
@@ -201,7 +202,7 @@ def generate_dataset(
         id_scheme=_ID_SCHEME[p.family],
         n_electrodes=sum(g.n_electrodes for g in _ELECTRODES[p.family]),
         mean_rate_hz=p.mean_rate_hz,
-        dim_gain=_dim_gain(p.family),
+        **_family_readout(p.family),
     )
     bar.update()
     step(1)

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import LATENT_DTYPE, Behavior, Session, TrialColumn, ou_noise, rotation_block
+from .dynamics import (
+    LATENT_DTYPE,
+    Behavior,
+    Session,
+    TrialColumn,
+    ou_noise,
+    rotation_block,
+    smooth_noise,
+)
 
 __all__ = ["DIM_GAIN", "LATENT_DIM", "maze_conditions", "simulate_maze"]
 
@@ -151,7 +159,7 @@ def simulate_maze(
     tau_c = 120.0
     cis = np.where(u >= 0, 1.5 * (u / tau_c) * np.exp(1 - np.maximum(u, 0) / tau_c), 0.0)
     z[:, :, 8] = cis + 0.05 * rng.standard_normal((n, 1))
-    z[:, :, 9] = ou_noise(rng, (n, lmax), tau_ms=400.0, std=0.5, axis=1)
+    z[:, :, 9] = smooth_noise(rng, (n, lmax), tau_ms=400.0, std=0.5, axis=1)
     z = z.astype(LATENT_DTYPE)
     latents = [z[i, : length[i]] for i in range(n)]
 

@@ -25,6 +25,7 @@ from .dynamics import (
     lowpass,
     ou_noise,
     reach_gain,
+    smooth_noise,
 )
 
 __all__ = ["DIM_GAIN", "LATENT_DIM", "simulate_rtt", "simulate_rtt_pair"]
@@ -103,8 +104,8 @@ def _block(rng: np.random.Generator, length: int, lag: int):
     z[:, 2], z[:, 3] = planes[:, 1].real, planes[:, 1].imag
     z[:, 4:6] = prep
     z[:, 6] = cis
-    z[:, 7] = ou_noise(rng, (length,), tau_ms=500.0, std=0.5)
-    z[:, :6] += 0.03 * ou_noise(rng, (length, 6), tau_ms=50.0, std=1.0, axis=0)
+    z[:, 7] = smooth_noise(rng, (length,), tau_ms=500.0, std=0.5)
+    z[:, :6] += 0.03 * smooth_noise(rng, (length, 6), tau_ms=50.0, std=1.0, axis=0)
     z = z.astype(LATENT_DTYPE)
     # behaviour: finger velocity = lagged readout of the planes' first coordinates
     src = np.clip(np.arange(length) - lag, 0, length - 1)
