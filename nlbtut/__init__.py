@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
     "sample_posterior": "lfads",
     "format_lfads_data": "lfads",
     "posterior_to_submission": "lfads",
+    "run_dir_for": "lfads",
     # AutoLFADS (imports Ray)
     "run_autolfads": "autolfads",
     # the whole pipeline

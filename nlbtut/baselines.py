@@ -221,6 +221,28 @@ def _inputs(train_input: Mapping[str, Any], eval_input: Mapping[str, Any]) -> di
     return d
 
 
+def _smoothed_inputs(
+    train_input: Mapping[str, Any],
+    eval_input: Mapping[str, Any],
+    dataset: str,
+    kern_sd: float | None,
+    alpha: float | None,
+    bin_width: int,
+) -> tuple[Any, float, float, dict[str, Any], np.ndarray, np.ndarray]:
+    """What both baselines start from: the dataset's defaults, the checked inputs, smoothed spikes.
+
+    Returns ``(info, kern_sd, alpha, inputs, train_smoothed, eval_smoothed)``, the
+    smoothed held-in spikes trials x time x neurons in spikes/bin.
+    """
+    info = get_dataset_info(dataset)
+    kern_sd = info.smoothing_kern_sd if kern_sd is None else kern_sd
+    alpha = info.smoothing_alpha if alpha is None else alpha
+    d = _inputs(train_input, eval_input)
+    train_sm = smooth_spikes(d["train_in"], kern_sd, bin_width)
+    eval_sm = smooth_spikes(d["eval_in"], kern_sd, bin_width)
+    return info, kern_sd, alpha, d, train_sm, eval_sm
+
+
 def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1])
 
@@ -267,13 +289,10 @@ def smoothing_baseline(
     -------
     >>> sub = smoothing_baseline(train_input, eval_input, "mc_maze_small")  # doctest: +SKIP
     """
-    info = get_dataset_info(dataset)
-    kern_sd = info.smoothing_kern_sd if kern_sd is None else kern_sd
-    alpha = info.smoothing_alpha if alpha is None else alpha
-    d = _inputs(train_input, eval_input)
+    _, kern_sd, alpha, d, train_sm, eval_sm = _smoothed_inputs(
+        train_input, eval_input, dataset, kern_sd, alpha, bin_width
+    )
     n_out = d["train_out"].shape[2]
-    train_sm = smooth_spikes(d["train_in"], kern_sd, bin_width)
-    eval_sm = smooth_spikes(d["eval_in"], kern_sd, bin_width)
     train_log, eval_log = np.log(train_sm + LOG_OFFSET), np.log(eval_sm + LOG_OFFSET)
     train_ho, (eval_ho,) = _fit_poisson(
         _flat(train_log), _flat(d["train_out"]), [_flat(eval_log)], alpha,
@@ -330,17 +349,13 @@ def factor_analysis_baseline(
     """
     from sklearn.decomposition import FactorAnalysis
 
-    info = get_dataset_info(dataset)
-    kern_sd = info.smoothing_kern_sd if kern_sd is None else kern_sd
-    alpha = info.smoothing_alpha if alpha is None else alpha
-    d = _inputs(train_input, eval_input)
-    (n_train, t, n_in), n_out = d["train_in"].shape, d["train_out"].shape[2]
-    n_factors = info.gpfa_latent_dim if n_factors is None else int(n_factors)
-    if n_factors < 1:
+    if n_factors is not None and int(n_factors) < 1:
         raise DataError(f"n_factors must be >= 1, got {n_factors}")
-    n_factors = min(n_factors, n_in)
-    train_sm = smooth_spikes(d["train_in"], kern_sd, bin_width)
-    eval_sm = smooth_spikes(d["eval_in"], kern_sd, bin_width)
+    info, kern_sd, alpha, d, train_sm, eval_sm = _smoothed_inputs(
+        train_input, eval_input, dataset, kern_sd, alpha, bin_width
+    )
+    (n_train, t, n_in), n_out = d["train_in"].shape, d["train_out"].shape[2]
+    n_factors = min(info.gpfa_latent_dim if n_factors is None else int(n_factors), n_in)
     from threadpoolctl import threadpool_limits
 
     # smoothed bins are strongly autocorrelated: fit on at most FA_MAX_SAMPLES evenly spaced bins

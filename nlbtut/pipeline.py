@@ -34,7 +34,13 @@ from typing import Any
 from nlbtut.datasets import DatasetInfo, get_dataset_info
 from nlbtut.errors import DataError, DataFileNotFoundError
 
-__all__ = ["run_pipeline", "load_nlb_tensors", "dataset_folder", "split_names"]
+__all__ = [
+    "run_pipeline",
+    "load_nlb_tensors",
+    "make_nlb_targets",
+    "dataset_folder",
+    "split_names",
+]
 
 
 def dataset_folder(data_dir: str | os.PathLike, info: DatasetInfo) -> Path:
@@ -93,6 +99,40 @@ def load_nlb_tensors(
     )
     eval_input = make_eval_input_tensors(ds, info.name, trial_split=eval_split, **common)
     return ds, train_input, eval_input
+
+
+def make_nlb_targets(nwb_dataset: Any, dataset: str, phase: str = "val") -> dict:
+    """The evaluation targets of a phase, from the dataset :func:`load_nlb_tensors` returned.
+
+    The dict of ``make_eval_target_tensors(..., include_psth=True)``: held-out
+    spikes of the evaluation trials (trials x time x neurons, spikes/bin),
+    behaviour and PSTHs, for :func:`nlbtut.evaluation.evaluate`. Only the
+    ``val`` phase has local targets (the test-phase targets are not in the NWB
+    files), so ``phase="test"`` is a :class:`DataError`.
+
+    Example
+    -------
+    >>> ds, train_input, eval_input = load_nlb_tensors(folder, "mc_maze_small")  # doctest: +SKIP
+    >>> targets = make_nlb_targets(ds, "mc_maze_small")  # doctest: +SKIP
+    """
+    from nlbtut.tensors import make_eval_target_tensors
+
+    info = _info(dataset)
+    if phase != "val":
+        raise DataError(
+            f"local eval targets exist only for the val phase, got phase={phase!r} (score "
+            "test-phase submissions with the public eval_data_test.h5 or on EvalAI)"
+        )
+    train_split, eval_split = split_names(phase)
+    return make_eval_target_tensors(
+        nwb_dataset,
+        info.name,
+        train_split,
+        eval_split,
+        include_psth=True,
+        save_file=False,
+        return_dict=True,
+    )
 
 
 def _flat_metrics(results: list[dict[str, dict[str, float]]], dataset: str) -> dict[str, float]:
@@ -231,19 +271,9 @@ def run_pipeline(
     results = metrics = None
     if phase == "val":
         from nlbtut.evaluation import evaluate
-        from nlbtut.tensors import make_eval_target_tensors
 
         t0 = time.perf_counter()
-        train_split, eval_split = split_names(phase)
-        targets = make_eval_target_tensors(
-            ds,
-            info.name,
-            train_split,
-            eval_split,
-            include_psth=True,
-            save_file=False,
-            return_dict=True,
-        )
+        targets = make_nlb_targets(ds, info.name, phase)
         results = evaluate(targets, submission)
         metrics = _flat_metrics(results, info.name)
         write_json(out_dir / "metrics.json", {"dataset": info.name, "phase": phase, "bin_width": bin_width,

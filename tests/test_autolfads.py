@@ -485,7 +485,7 @@ def test_progress_table_has_one_line_per_generation(population):
     assert res.best_trial_id in printed
 
 
-def test_best_model_is_an_lfads_run_dir_that_loads_and_samples(population):
+def test_best_model_is_an_lfads_run_dir_that_loads_and_samples(population, tmp_path):
     from nlbtut.lfads import format_lfads_data, load_config, load_model, sample_posterior
 
     res, _ = population
@@ -506,6 +506,25 @@ def test_best_model_is_an_lfads_run_dir_that_loads_and_samples(population):
     post = sample_posterior(model, data.train_data, n_samples=3, seed=0, progress=False)
     assert post.rates.shape == data.train_data.shape
     assert np.isfinite(post.rates).all() and (post.rates > 0).all()
+    # written by LFADSTrainer.export_model: the provenance of any run, and it resumes cleanly
+    import json
+    import shutil
+    import warnings
+
+    from nlbtut.lfads import LFADSTrainer
+    from nlbtut.lfads.checkpoints import RUN_FORMAT
+
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["run_format"] == RUN_FORMAT and info["status"] == "finished"
+    assert info["stop_reason"] == "autolfads" and info["autolfads_trial_id"] == res.best_trial_id
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resumed = LFADSTrainer(cfg, data, copy, progress=False)
+    assert resumed.epoch == best["epoch"] and resumed.hparams["lr"] == pytest.approx(
+        cfg.train.lr_init
+    )
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import nlbtut.download as dl
 from nlbtut.cli import main
 from nlbtut.datasets import DATASETS
@@ -61,3 +63,30 @@ def test_download_prints_folder(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out.strip()
     assert out == str(tmp_path / "000140" / "sub-Jenkins")
     assert (tmp_path / "000140" / "sub-Jenkins" / info.test_file).read_bytes() == b"b" * 20
+
+
+def test_commands_that_load_nlb_data_share_the_same_options(capsys):
+    from nlbtut.cli import build_parser
+
+    parser = build_parser()
+    data = ["--data-dir", "d", "--dataset", "mc_maze_small"]
+    commands = {
+        "baseline": ["baseline", "fa", *data, "--out", "s.h5"],
+        "run": ["run", *data, "--out", "o"],
+        "train": ["train", *data, "--out", "o"],
+        "infer": ["infer", *data, "--out", "o", "--model", "m"],
+        "autolfads": ["autolfads", *data, "--out", "o"],
+    }
+    for argv in commands.values():
+        args = parser.parse_args(argv)
+        assert (args.data_dir, args.dataset, args.phase, args.bin_width) == (
+            "d", "mc_maze_small", "val", 5,
+        )  # fmt: skip
+        args = parser.parse_args([*argv, "--phase", "test", "--bin-width", "20", "--quiet"])
+        assert (args.phase, args.bin_width, args.quiet) == ("test", 20, True)
+        with pytest.raises(SystemExit):
+            parser.parse_args([*argv, "--bin-width", "7"])
+        assert "invalid choice: 7" in capsys.readouterr().err
+    for name in ("run", "train", "infer", "autolfads"):
+        args = parser.parse_args([*commands[name], "--set", "a=1", "--set", "b=x"])
+        assert args.overrides == ["a=1", "b=x"]

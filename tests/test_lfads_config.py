@@ -92,3 +92,69 @@ def test_yaml_scientific_notation_without_dot_is_read_as_number(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  kl_ic_weight: 1e-4\n")  # YAML 1.1 reads this as a string
     assert load_config(path).train.kl_ic_weight == 1e-4
+
+
+def test_run_dir_for_names_a_run_by_its_settings(tmp_path, monkeypatch):
+    import hashlib
+
+    from nlbtut.errors import DataError
+    from nlbtut.lfads import run_dir_for
+
+    monkeypatch.setenv("NLBTUT_DATA_DIR", str(tmp_path))
+    config = load_config("cpu", max_epochs=12, kl_increase_epochs=5)
+    # the name chapter 3 builds by hand
+    fingerprint = hashlib.sha256(config.to_yaml().encode()).hexdigest()[:8]
+    chapter3 = tmp_path / "runs" / f"mc_maze_small-synthetic-val-cpu-fast-{fingerprint}"
+    assert run_dir_for(config, "mc_maze_small", tag="fast") == chapter3
+    assert not chapter3.exists()  # nothing is created
+    dandi = run_dir_for(config, "MC_Maze_Small", source="dandi", phase="test", root=tmp_path / "r")
+    assert dandi == tmp_path / "r" / f"mc_maze_small-dandi-test-cpu-{fingerprint}"
+    # any changed setting gives another folder; the same settings the same one
+    assert run_dir_for(config.replace(seed=1), "mc_maze_small") != run_dir_for(
+        config, "mc_maze_small"
+    )
+    assert run_dir_for(
+        load_config("cpu", max_epochs=12, kl_increase_epochs=5), "mc_maze_small"
+    ) == (run_dir_for(config, "mc_maze_small"))
+    with pytest.raises(DataError, match="Did you mean 'mc_maze'"):
+        run_dir_for(config, "mc_mazee")
+    with pytest.raises(DataError, match="phase"):
+        run_dir_for(config, "mc_maze", phase="train")
+    with pytest.raises(ConfigError, match="source must be a short name"):
+        run_dir_for(config, "mc_maze", source="../x")
+    with pytest.raises(ConfigError, match="LFADSConfig"):
+        run_dir_for("cpu", "mc_maze")
+
+
+def test_schedule_rules_as_pure_functions():
+    import dataclasses
+
+    from nlbtut.lfads.schedule import (
+        is_new_best,
+        last_ramp_epoch,
+        plateau_decay_due,
+        smooth_nll,
+        stop_reason,
+    )
+
+    tc = load_config(
+        "tiny", kl_increase_epochs=2, l2_increase_epochs=2, lr_patience=2, patience=3, max_epochs=99
+    ).train
+    assert last_ramp_epoch(tc) == 3
+    assert smooth_nll(None, 2.0) == 2.0 and smooth_nll(float("nan"), 2.0) == 2.0
+    assert smooth_nll(1.0, 2.0) == pytest.approx(0.3 * 1.0 + 0.7 * 2.0)
+    assert not is_new_best(0.5, 1.0, 0.1, None)  # during a ramp: never the best
+    assert is_new_best(1.0, 1.0, 0.1, None) and not is_new_best(1.0, 1.0, 0.2, 0.1)
+    losses = [5.0, 4.0, 3.0, 2.0, 2.5, 2.6]
+    assert plateau_decay_due(losses, 6, tc, last_decay_epoch=0)  # 2.6 > max(2.0, 2.5)
+    assert not plateau_decay_due(losses[:5] + [2.4], 6, tc, last_decay_epoch=0)
+    assert not plateau_decay_due(losses, 5, tc, last_decay_epoch=0)  # within ramp + patience
+    assert not plateau_decay_due(losses, 6, tc, last_decay_epoch=5)  # decayed too recently
+    assert not plateau_decay_due(losses, 6, dataclasses.replace(tc, lr_decay=1.0), 0)
+    kw = {"epoch": 3, "lr": 1.0, "best_epoch": None, "train_seconds": 0.0}
+    assert stop_reason(tc, **kw) is None
+    assert "max_epochs" in stop_reason(tc, **{**kw, "epoch": tc.max_epochs})
+    assert "lr_stop" in stop_reason(tc, **{**kw, "lr": tc.lr_stop})
+    assert "early stopping" in stop_reason(
+        tc, **{**kw, "epoch": 10, "best_epoch": 10 - tc.patience}
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +18,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from nlbtut.errors import ConfigError  # noqa: E402
+import nlbtut  # noqa: E402
+from nlbtut.errors import ConfigError, DataError  # noqa: E402
 from nlbtut.lfads import (  # noqa: E402
     LFADSTrainer,
     TrainingDivergedError,
@@ -25,6 +28,7 @@ from nlbtut.lfads import (  # noqa: E402
     sample_posterior,
     train_lfads,
 )
+from nlbtut.lfads.checkpoints import RUN_FORMAT  # noqa: E402
 
 TOY_SRC = """
 import numpy as np
@@ -81,7 +85,8 @@ def test_run_directory_records_everything(trained):
     ):
         assert (run_dir / name).exists(), name
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["seed"] == 0 and info["status"] == "finished" and info["nlbtut_version"]
+    assert info["seed"] == 0 and info["status"] == "finished"
+    assert info["nlbtut_version"] == nlbtut.__version__ and info["run_format"] == RUN_FORMAT
     assert info["data_dims"] == {"n_heldin": 8, "n_heldout": 3, "t_obs": 12, "t_fwd": 3}
     assert load_config(run_dir / "config.yaml") == trained.config
     hist = trained.history
@@ -153,12 +158,96 @@ def test_same_seed_repeats_and_resume_continues_identically(data, tmp_path):
 
 
 def test_resume_refuses_other_model_or_disabled(trained, data):
-    with pytest.raises(ConfigError, match="different model"):
-        LFADSTrainer(load_config("tiny", gen_dim=12), data, trained.run_dir, progress=False)
+    with pytest.raises(ConfigError, match="different model.*model.gen_dim: 16 in the run, 12 req"):
+        LFADSTrainer(trained.config.replace(gen_dim=12), data, trained.run_dir, progress=False)
+    with pytest.raises(ConfigError, match="seed: 0 in the run, 3 requested"):
+        LFADSTrainer(trained.config.replace(seed=3), data, trained.run_dir, progress=False)
+    other_split = dataclasses.replace(
+        data,
+        train_inds=data.train_inds[2:],
+        valid_inds=np.concatenate([data.valid_inds, data.train_inds[:2]]),
+    )
+    with pytest.raises(DataError, match="32 training and 8 validation trials, not 30 and 10"):
+        LFADSTrainer(trained.config, other_split, trained.run_dir, progress=False)
     with pytest.raises(ConfigError, match="resume=True"):
         LFADSTrainer(trained.config, data, trained.run_dir, progress=False, resume=False)
     with pytest.raises(Exception, match="dimensions"):
         LFADSTrainer(trained.config, toy_data(n_out=2), trained.run_dir, progress=False)
+
+
+def test_a_run_keeps_its_own_config_when_other_settings_are_requested(trained, data, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained.run_dir, run_dir)
+    before = (run_dir / "config.yaml").read_bytes()
+    with pytest.warns(UserWarning, match=r"train\.max_epochs: 8 in the run, 20 requested.*keeping"):
+        again = train_lfads(trained.config.replace(max_epochs=20), data, run_dir, progress=False)
+    assert (run_dir / "config.yaml").read_bytes() == before  # not overwritten
+    assert again.config == trained.config and again.ignored_settings == {
+        "train.max_epochs": (8, 20)
+    }
+    assert again.resumed_from == 8 and again.epoch == 8  # finished: reused, not trained further
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same config: no warning
+        same = LFADSTrainer(trained.config, data, run_dir, progress=False)
+    assert same.ignored_settings == {} and same.resumed_from == 8
+
+
+def test_runs_this_version_cannot_read_fail_with_advice(trained, data, tmp_path):
+    def copy(name):
+        shutil.copytree(trained.run_dir, tmp_path / name)
+        return tmp_path / name
+
+    newer = copy("newer")
+    info = json.loads((newer / "run.json").read_text())
+    (newer / "run.json").write_text(json.dumps({**info, "run_format": 99}))
+    for attempt in (
+        lambda: load_model(newer),
+        lambda: LFADSTrainer(trained.config, data, newer, progress=False),
+    ):
+        with pytest.raises(ConfigError, match=r"format 99; nlbtut .* reads format 1\. Delete"):
+            attempt()
+    # weights that do not fit the model config.yaml describes: a DataError, not a TF error
+    changed = copy("changed")
+    load_config(changed / "config.yaml", fac_dim=5).to_yaml(changed / "config.yaml")
+    with pytest.raises(DataError, match="do not fit the model.*Delete"):
+        load_model(changed)
+    # a config.yaml with a key this version does not know
+    unknown = copy("unknown")
+    with open(unknown / "config.yaml", "a") as fh:
+        fh.write("future_key: 1\n")
+    with pytest.raises(ConfigError, match="future_key.*Delete"):
+        load_model(unknown)
+
+
+def test_autosave_off_writes_nothing_and_export_writes_a_resumable_run(data, tmp_path):
+    with pytest.raises(ConfigError, match="run_dir is required"):
+        LFADSTrainer(load_config("tiny"), data, None, progress=False)
+    cfg = load_config("tiny", max_epochs=5, lr_init=0.02)
+    trainer = LFADSTrainer(cfg, data, tmp_path / "never", progress=False, autosave=False)
+    trainer.train_epochs(5)
+    assert not (tmp_path / "never").exists()
+    assert trainer.best_epoch is not None and trainer.best_epoch >= 3
+    best = [w.copy() for w in trainer._best_weights]
+    last = [v.numpy() for v in trainer.model.variables]
+    out = trainer.export_model(tmp_path / "exp", restore_best=True, info={"note": "x"})
+    names = {"config.yaml", "run.json", "history.csv", "checkpoints", "model"}
+    assert {p.name for p in out.iterdir()} == names
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and info["note"] == "x" and info["run_format"] == RUN_FORMAT
+    assert json.loads((out / "model" / "model.json").read_text())["epoch"] == trainer.best_epoch
+    for which in ("final", "best"):
+        loaded = load_model(out, which=which)
+        for a, b in zip(best, loaded.variables):
+            np.testing.assert_array_equal(a, b.numpy())
+    if trainer.best_epoch != 5:
+        assert not all(np.array_equal(a, b) for a, b in zip(best, last))
+    # checkpoints/last holds the last epoch: training resumes there without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resumed = LFADSTrainer(cfg, data, out, progress=False)
+    assert resumed.epoch == 5 and len(resumed.history) == 5
+    with pytest.raises(ConfigError, match="own run directory"):
+        resumed.export_model(out)
 
 
 @pytest.mark.timeout(240)
@@ -197,7 +286,7 @@ def test_resume_after_kill(data, tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    trainer = LFADSTrainer(load_config("tiny"), data, run_dir, progress=False)
+    trainer = LFADSTrainer(load_config("tiny", max_epochs=100000), data, run_dir, progress=False)
     start = trainer.epoch
     assert start >= 3 and trainer.resumed_from == start
     assert trainer.history["epoch"].tolist() == list(range(1, start + 1))

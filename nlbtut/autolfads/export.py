@@ -12,8 +12,10 @@ The result has the layout :func:`nlbtut.lfads.load_model`, ``nlbtut infer`` and
 
 The exported weights are those PBT ranked (the worker's state at the end of the
 last generation), not an earlier "best epoch": that is the model the population
-metric describes. The folder is built next to its final place and renamed into
-it, so an interrupted export never leaves a half-written run directory.
+metric describes. :meth:`nlbtut.lfads.LFADSTrainer.export_model`, the one
+writer of the run-directory format, builds the folder next to its final place
+and renames it into place, so an interrupted export never leaves a
+half-written run directory.
 """
 
 from __future__ import annotations
@@ -56,43 +58,10 @@ def export_run_dir(
     Path
         ``run_dir``.
     """
-    import tensorflow as tf
-
     from nlbtut.lfads import LFADSTrainer
-    from nlbtut.lfads.checkpoints import (
-        TF_PREFIX,
-        atomic_write_text,
-        read_json,
-        write_dir_atomically,
-        write_json,
-    )
 
-    run_dir = Path(run_dir)
     cfg = config.replace(**{k: float(v) for k, v in hparams.items()})
-
-    def fill(tmp: Path) -> None:
-        trainer = LFADSTrainer(cfg, data, tmp, resume=False, progress=False)
-        trainer.restore_checkpoint(checkpoint_dir, restore_hparams=False)
-        trainer.set_hparams(
-            **{("lr" if k == "lr_init" else k): float(v) for k, v in hparams.items()}
-        )
-        trainer.save_checkpoint(tmp / "checkpoints" / "last")
-        atomic_write_text(tmp / "history.csv", trainer.history.to_csv(index=False))
-
-        def fill_model(mdir: Path) -> None:
-            tf.train.Checkpoint(model=trainer.model).write(str(mdir / TF_PREFIX))
-            write_json(mdir / "model.json", {"data_dims": data.dims, "epoch": int(trainer.epoch)})
-
-        write_dir_atomically(tmp / "model", fill_model)
-        run_info = read_json(tmp / "run.json")
-        run_info.update(
-            status="finished",
-            stop_reason="autolfads",
-            epochs=int(trainer.epoch),
-            train_seconds=round(float(trainer.train_seconds), 2),
-            **dict(info or {}),
-        )
-        write_json(tmp / "run.json", run_info)
-
-    write_dir_atomically(run_dir, fill)
-    return run_dir
+    trainer = LFADSTrainer(cfg, data, None, resume=False, progress=False, autosave=False)
+    trainer.restore_checkpoint(checkpoint_dir, restore_hparams=False)
+    trainer.set_hparams(**{("lr" if k == "lr_init" else k): float(v) for k, v in hparams.items()})
+    return trainer.export_model(run_dir, stop_reason="autolfads", info=info)

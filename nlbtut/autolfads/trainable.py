@@ -29,8 +29,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +98,6 @@ class LFADSWorker(tune.Trainable):
         self.settings = settings
         self.data = data
         _configure_tensorflow(settings.threads)
-        self._scratch = Path(tempfile.mkdtemp(prefix="nlbtut-autolfads-"))
         self.trainer = None
         self.generation = 0
         self._exploited_from = ""
@@ -113,8 +110,10 @@ class LFADSWorker(tune.Trainable):
 
         member = int(self.config.get("member", 0))
         cfg = self.settings.config.replace(seed=self.settings.base_seed + member)
-        run_dir = Path(tempfile.mkdtemp(prefix=f"worker{member}-", dir=self._scratch))
-        self.trainer = LFADSTrainer(cfg, self.data, run_dir, resume=False, progress=False)
+        # nothing written per epoch: Tune checkpoints the worker after each generation
+        self.trainer = LFADSTrainer(
+            cfg, self.data, None, resume=False, progress=False, autosave=False
+        )
         self._apply_hparams()
         self.generation = 0
         self._exploited_from = ""
@@ -199,9 +198,6 @@ class LFADSWorker(tune.Trainable):
         self._needs_fresh = True
         self._exploited_from = ""
         return True
-
-    def cleanup(self) -> None:
-        shutil.rmtree(getattr(self, "_scratch", ""), ignore_errors=True)
 
 
 def _configure_tensorflow(threads: int) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from nlbtut.cli._common import add_data_args, add_overrides_arg, add_quiet_arg, parse_overrides
+
 __all__ = ["register"]
 
 
@@ -26,16 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "OUT/best_model (an LFADS run directory for `nlbtut infer` / `nlbtut run --model`)."
         ),
     )
-    p.add_argument(
-        "--data-dir",
-        required=True,
-        help="folder with the dataset's NWB files (the sub-<Subject> folder or a download root)",
-    )
-    p.add_argument("--dataset", required=True, help="NLB dataset name, e.g. mc_maze_small")
-    p.add_argument(
-        "--phase", choices=("val", "test"), default="val", help="benchmark phase (default val)"
-    )
-    p.add_argument("--bin-width", type=int, choices=[5, 20], default=5, help="ms (default 5)")
+    add_data_args(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--preset", default="cpu", help="LFADS preset name or YAML file (default cpu)")
     p.add_argument(
@@ -81,21 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="checkpoint storage every node can reach (NFS path, s3://...)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an LFADS config value, e.g. --set batch_size=64 (repeatable)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no per-generation table")
+    add_overrides_arg(p, example="batch_size=64")
+    add_quiet_arg(p, help_text="no per-generation table")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from nlbtut.autolfads import run_autolfads
-    from nlbtut.cli.lfads import parse_overrides
     from nlbtut.pipeline import load_nlb_tensors
 
     config = args.preset

@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from nlbtut.cli._common import add_data_args, add_quiet_arg
+
 BASELINES = {"smoothing": "smoothing_baseline", "fa": "factor_analysis_baseline"}
 
 
@@ -45,19 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("method", choices=sorted(BASELINES), help="smoothing or fa (factor analysis)")
-    p.add_argument(
-        "--data-dir",
-        required=True,
-        help="folder with the dataset's NWB files (the sub-<Subject> folder or a download root)",
-    )
-    p.add_argument("--dataset", required=True, help="NLB dataset name, e.g. mc_maze_small")
-    p.add_argument("--phase", choices=["val", "test"], default="val", help="default: val")
-    p.add_argument("--bin-width", type=int, choices=[5, 20], default=5, help="ms (default 5)")
+    add_data_args(p)
     p.add_argument("--out", required=True, help="submission HDF5 file to write")
     p.add_argument("--kern-sd", type=float, default=None, help="smoothing kernel sd in ms")
     p.add_argument("--alpha", type=float, default=None, help="GLM L2 penalty")
     p.add_argument("--n-factors", type=int, default=None, help="factors (fa only)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet_arg(p)
     p.set_defaults(func=cmd_baseline)
 
 
@@ -79,57 +74,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset_dir(data_dir: Path, info) -> Path:
-    """The folder holding the NWB files: DIR itself or DIR/<dandiset>/sub-<Subject>."""
-    from nlbtut.errors import DataFileNotFoundError
-
-    nested = data_dir / info.relative_dir
-    if nested.is_dir():
-        return nested
-    if data_dir.is_dir():
-        return data_dir
-    raise DataFileNotFoundError(f"--data-dir {data_dir} does not exist")
-
-
 def cmd_baseline(args: argparse.Namespace) -> int:
     from nlbtut import baselines
     from nlbtut.datasets import get_dataset_info
-    from nlbtut.errors import DataError
-    from nlbtut.nwb import NWBDataset
+    from nlbtut.pipeline import load_nlb_tensors, make_nlb_targets
     from nlbtut.submission import save_submission
-    from nlbtut.tensors import (
-        make_eval_input_tensors,
-        make_eval_target_tensors,
-        make_train_input_tensors,
-    )
 
-    try:
-        info = get_dataset_info(args.dataset)
-    except ValueError as exc:
-        raise DataError(str(exc)) from exc
-    folder = _dataset_dir(Path(args.data_dir), info)
-    train_split, eval_split = (("train", "val") if args.phase == "val"
-                               else (["train", "val"], "test"))  # fmt: skip
-    ds = NWBDataset(str(folder), prefix=info.prefix)
-    ds.resample(args.bin_width)
-    common = {"save_file": False, "return_dict": True}
-    train_input = make_train_input_tensors(
-        ds, info.name, trial_split=train_split, include_forward_pred=True, **common
+    ds, train_input, eval_input = load_nlb_tensors(
+        args.data_dir, args.dataset, args.phase, args.bin_width
     )
-    eval_input = make_eval_input_tensors(ds, info.name, trial_split=eval_split, **common)
     kwargs = {"bin_width": args.bin_width, "kern_sd": args.kern_sd, "alpha": args.alpha,
               "progress": not args.quiet}  # fmt: skip
     if args.method == "fa":
         kwargs["n_factors"] = args.n_factors
-    sub = getattr(baselines, BASELINES[args.method])(train_input, eval_input, info.name, **kwargs)
+    dataset = get_dataset_info(args.dataset).name  # the canonical name (validated above)
+    sub = getattr(baselines, BASELINES[args.method])(train_input, eval_input, dataset, **kwargs)
     out = save_submission(sub, args.out)
     print(f"wrote {out}")
     if args.phase == "val":
         from nlbtut.evaluation import evaluate
 
-        targets = make_eval_target_tensors(
-            ds, info.name, train_split, eval_split, include_psth=True, **common
-        )
+        targets = make_nlb_targets(ds, dataset, args.phase)
         results = evaluate(targets, sub)
         scores = out.with_name(out.stem + ".scores.json")
         tmp = scores.with_name(scores.name + ".tmp")

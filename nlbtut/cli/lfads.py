@@ -12,30 +12,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from nlbtut.cli._common import add_data_args, add_overrides_arg, add_quiet_arg, parse_overrides
+
+__all__ = ["register", "parse_overrides", "cmd_run", "cmd_infer", "cmd_train"]
+
 
 def _common(p: argparse.ArgumentParser, *, preset: bool = True) -> None:
-    p.add_argument(
-        "--data-dir",
-        required=True,
-        help="folder with the dataset's NWB files (the sub-<Subject> folder or a download root)",
-    )
-    p.add_argument("--dataset", required=True, help="NLB dataset name, e.g. mc_maze_small")
-    p.add_argument("--phase", choices=["val", "test"], default="val", help="default: val")
-    p.add_argument("--bin-width", type=int, choices=[5, 20], default=5, help="ms (default 5)")
+    add_data_args(p)
     if preset:
         p.add_argument(
             "--preset", default="cpu", help="LFADS preset name or YAML file (default: cpu)"
         )
     p.add_argument("--seed", type=int, default=None, help="override the preset's seed")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set max_epochs=50 (repeatable)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overrides_arg(p)
+    add_quiet_arg(p)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Load an NLB dataset and train LFADS into the run directory --out (config.yaml, "
             "run.json, history.csv, checkpoints/, model/). Running it again on the same folder "
-            "continues from the last checkpoint."
+            "continues from the last checkpoint with the run's own config.yaml: a different "
+            "model or seed is refused, other changed settings are ignored with a warning."
         ),
     )
     _common(p)
@@ -84,24 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_infer)
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["max_epochs=5", "lr_init=1e-3"]`` -> ``{"max_epochs": 5, "lr_init": 0.001}`` (YAML values)."""
-    import yaml
-
-    from nlbtut.errors import ConfigError
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-    return out
-
-
 def _print_result(result: dict[str, Any]) -> None:
     print(f"wrote {result['submission']}")
     if result["metrics"]:
@@ -112,13 +85,14 @@ def _print_result(result: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``nlbtut run`` and ``nlbtut infer`` (which has ``--model`` and no ``--preset``)."""
     from nlbtut.pipeline import run_pipeline
 
     result = run_pipeline(
         args.data_dir,
         args.dataset,
         phase=args.phase,
-        preset=args.preset,
+        preset=getattr(args, "preset", "cpu"),
         out=args.out,
         model=args.model,
         bin_width=args.bin_width,
@@ -131,23 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_infer(args: argparse.Namespace) -> int:
-    from nlbtut.pipeline import run_pipeline
-
-    result = run_pipeline(
-        args.data_dir,
-        args.dataset,
-        phase=args.phase,
-        out=args.out,
-        model=args.model,
-        bin_width=args.bin_width,
-        seed=args.seed,
-        overrides=parse_overrides(args.overrides),
-        n_samples=args.n_samples,
-        progress=not args.quiet,
-    )
-    _print_result(result)
-    return 0
+cmd_infer = cmd_run
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ Importing this package imports TensorFlow. It knows nothing about NWB files:
 * :func:`load_config` / :class:`LFADSConfig`: presets and overrides;
 * :func:`format_lfads_data`: NLB tensor dicts -> :class:`LFADSData`;
 * :class:`LFADS`: the model; :class:`LFADSTrainer` / :func:`train_lfads`: training;
-* :func:`load_model`, :func:`sample_posterior`, :func:`posterior_to_submission`.
+* :func:`load_model`, :func:`sample_posterior`, :func:`posterior_to_submission`;
+* :func:`run_dir_for`: the cache folder of a run (same settings, same folder).
 
 Example
 -------
@@ -21,7 +22,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nlbtut.lfads.checkpoints import load_model  # noqa: E402
+from nlbtut.lfads.checkpoints import load_model, run_dir_for  # noqa: E402
 from nlbtut.lfads.config import (  # noqa: E402
     InferenceConfig,
     LFADSConfig,
@@ -50,6 +51,7 @@ __all__ = [
     "load_config",
     "load_model",
     "posterior_to_submission",
+    "run_dir_for",
     "sample_posterior",
     "train_lfads",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "LFADSConfig",
     "load_config",
     "list_presets",
+    "config_differences",
     "PRESET_NAMES",
 ]
 
@@ -288,6 +289,25 @@ def _check_consistency(cfg: LFADSConfig, source: str) -> None:
         )
     if t.lr_stop >= t.lr_init:
         raise ConfigError(f"{source}: lr_stop ({t.lr_stop}) must be below lr_init ({t.lr_init})")
+
+
+def config_differences(a: LFADSConfig, b: LFADSConfig) -> dict[str, tuple[Any, Any]]:
+    """The fields whose values differ: ``"section.field"`` (or ``"name"``, ``"seed"``) -> (a's, b's).
+
+    Example
+    -------
+    >>> config_differences(load_config("tiny"), load_config("tiny", max_epochs=3, seed=2))
+    {'seed': (0, 2), 'train.max_epochs': (6, 3)}
+    """
+    da, db = a.to_dict(), b.to_dict()
+    out: dict[str, tuple[Any, Any]] = {}
+    for key, va in da.items():
+        vb = db[key]
+        if isinstance(va, dict):
+            out.update({f"{key}.{k}": (va[k], vb[k]) for k in va if va[k] != vb[k]})
+        elif va != vb:
+            out[key] = (va, vb)
+    return out
 
 
 def _preset_dir() -> Path:

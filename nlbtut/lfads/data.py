@@ -34,7 +34,15 @@ import numpy as np
 
 from nlbtut.errors import DataError
 
-__all__ = ["LFADSData", "format_lfads_data", "split_indices"]
+__all__ = ["LFADSData", "format_lfads_data", "split_indices", "DIM_NAMES", "dims_of"]
+
+#: the data dimensions a model is built for (recorded in a run directory's run.json)
+DIM_NAMES = ("n_heldin", "n_heldout", "t_obs", "t_fwd")
+
+
+def dims_of(obj: object) -> dict[str, int]:
+    """The :data:`DIM_NAMES` attributes of an :class:`LFADSData` or an ``LFADS`` model, as a dict."""
+    return {name: int(getattr(obj, name)) for name in DIM_NAMES}
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,12 +82,8 @@ class LFADSData:
 
     @property
     def dims(self) -> dict[str, int]:
-        return {
-            "n_heldin": self.n_heldin,
-            "n_heldout": self.n_heldout,
-            "t_obs": self.t_obs,
-            "t_fwd": self.t_fwd,
-        }
+        """``{"n_heldin", "n_heldout", "t_obs", "t_fwd"}``: what a model must be built for."""
+        return dims_of(self)
 
     def __repr__(self) -> str:
         n_eval = 0 if self.eval_data is None else len(self.eval_data)

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from nlbtut.lfads.config import ModelConfig
+from nlbtut.lfads.data import dims_of
 from nlbtut.lfads.layers import BidirectionalEncoders, ClippedGRUCell, Dense, KernelNormalizedDense
 from nlbtut.lfads.priors import AutoregressivePrior, GaussianICPrior
 
@@ -116,12 +117,7 @@ class LFADS(tf.Module):
     @property
     def dims(self) -> dict[str, int]:
         """The data dimensions the model was built for."""
-        return {
-            "n_heldin": self.n_heldin,
-            "n_heldout": self.n_heldout,
-            "t_obs": self.t_obs,
-            "t_fwd": self.t_fwd,
-        }
+        return dims_of(self)
 
     def encoder_input(self, data: tf.Tensor) -> tf.Tensor:
         """What the encoders may read: ``data[:, :t_obs, :n_heldin]``."""

@@ -22,6 +22,11 @@ through the dropped elements there, and always through held-out neurons and
 forward bins (the TF2 reference also thins those; lfads-spec 1.7). The loss value
 is unchanged.
 
+The epoch-level rules (ramps, smoothed NLL, best epoch, LR plateau, stopping) are
+pure functions in :mod:`nlbtut.lfads.schedule`; reading and writing the run
+directory (resume, provenance, checkpoints, final model, export) is
+:class:`nlbtut.lfads.rundir.RunDirMixin`.
+
 Robustness: every epoch ends with an atomic "last" checkpoint (weights, Adam
 state, random-generator states, trainer state, history), so a killed run resumes
 where it stopped; a non-finite loss skips the update, restores the state of the
@@ -33,10 +38,8 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +48,21 @@ import pandas as pd
 import tensorflow as tf
 
 from nlbtut.errors import ConfigError, DataError, NLBTutError
-from nlbtut.lfads.checkpoints import (
-    TF_PREFIX,
-    atomic_write_text,
-    find_dir,
-    read_json,
-    write_dir_atomically,
-    write_json,
-)
 from nlbtut.lfads.config import LFADSConfig, load_config
 from nlbtut.lfads.data import LFADSData
 from nlbtut.lfads.model import LFADS
 from nlbtut.lfads.optim import Adam
 from nlbtut.lfads.priors import poisson_nll
+from nlbtut.lfads.rundir import RunDirMixin
+from nlbtut.lfads.schedule import (
+    is_new_best,
+    last_ramp_epoch,
+    plateau_decay_due,
+    ramp,
+    ramp_weights,
+    smooth_nll,
+    stop_reason,
+)
 
 __all__ = ["LFADSTrainer", "train_lfads", "TrainingDivergedError", "HPARAM_NAMES", "ramp"]
 
@@ -91,11 +96,6 @@ _L2_GROUP_SCALE = {
 _LN2 = math.log(2.0)
 
 
-def ramp(epoch: int, start: int, increase: int) -> float:
-    """Ramp weight at a 1-based ``epoch``: ``clip((epoch - start) / (increase + 1), 0, 1)``."""
-    return float(min(max((epoch - start) / (increase + 1), 0.0), 1.0))
-
-
 def _bits_per_spike(logrates: np.ndarray, spikes: np.ndarray) -> float:
     """Bits/spike of predicted log-rates vs a per-neuron mean-rate null (NLB definition)."""
     if spikes.size == 0 or spikes.sum() == 0:
@@ -107,11 +107,6 @@ def _bits_per_spike(logrates: np.ndarray, spikes: np.ndarray) -> float:
     return float((nll_null - nll_model) / spikes.sum() / _LN2)
 
 
-def _device_name() -> str:
-    gpus = tf.config.list_logical_devices("GPU")
-    return f"GPU ({len(gpus)})" if gpus else f"CPU ({platform.processor() or platform.machine()})"
-
-
 def _resolve_jit(setting: str | bool) -> bool:
     """``jit_compile='auto'``: XLA on a GPU, off on a CPU (measured: bench/LFADS.md)."""
     if setting == "auto":
@@ -119,7 +114,7 @@ def _resolve_jit(setting: str | bool) -> bool:
     return bool(setting)
 
 
-class LFADSTrainer:
+class LFADSTrainer(RunDirMixin):
     """Trains one LFADS model in a run directory, with checkpoints and resume.
 
     Parameters
@@ -128,13 +123,24 @@ class LFADSTrainer:
         Model, training and inference settings (and the seed).
     data : LFADSData
         Training data from :func:`nlbtut.lfads.format_lfads_data`.
-    run_dir : path
-        Where config, history, checkpoints and the final model go.
+    run_dir : path or None
+        Where config, history, checkpoints and the final model go. ``None`` only
+        with ``autosave=False``.
     resume : bool
         If ``run_dir`` already holds checkpoints of the same model, continue from
-        the last one (default). With ``resume=False`` such a directory is an error.
+        the last one (default), with the run's own ``config.yaml``: a different
+        model or seed is a :class:`ConfigError` naming the differing keys; other
+        differing settings (training, inference, name) are ignored with a warning
+        naming them (see :attr:`ignored_settings`). With ``resume=False`` such a
+        directory is an error.
     progress : bool
         Show a tqdm progress bar with the current losses.
+    autosave : bool
+        Write ``config.yaml`` and ``run.json`` at the start and ``history.csv`` and
+        checkpoints after every epoch (default). With ``False`` the trainer neither
+        reads nor writes ``run_dir`` on its own (no resume; the best weights are
+        kept in memory): population-based training saves explicitly with
+        :meth:`save_checkpoint` and :meth:`export_model`.
 
     Example
     -------
@@ -142,16 +148,18 @@ class LFADSTrainer:
     >>> trainer.train_epochs(5)                                         # doctest: +SKIP
     >>> trainer.set_hparams(lr=1e-3, cd_rate=0.2)                       # doctest: +SKIP
     >>> trainer.history.tail()                                          # doctest: +SKIP
+    >>> trainer.export_model("runs/tiny_copy")                          # doctest: +SKIP
     """
 
     def __init__(
         self,
         config: LFADSConfig,
         data: LFADSData,
-        run_dir: str | os.PathLike,
+        run_dir: str | os.PathLike | None,
         *,
         resume: bool = True,
         progress: bool = True,
+        autosave: bool = True,
     ) -> None:
         if not isinstance(config, LFADSConfig):
             raise ConfigError(
@@ -161,10 +169,22 @@ class LFADSTrainer:
             raise DataError(
                 f"data must be an LFADSData (see format_lfads_data), got {type(data).__name__}"
             )
+        if run_dir is None and autosave:
+            raise ConfigError("run_dir is required (it may be None only with autosave=False)")
         self.config = config
         self.data = data
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
+        self.autosave = bool(autosave)
+        self.resumed_from: int | None = None
+        #: settings requested but ignored because the run directory's own config was kept:
+        #: ``"section.field" -> (run's value, requested value)``
+        self.ignored_settings: dict[str, tuple[Any, Any]] = {}
+        n_train = len(data.train_inds)
+        if n_train < 1 or len(data.valid_inds) < 1:
+            raise DataError("LFADS needs at least one training and one validation trial")
+        last = self._check_existing_run(resume) if self.autosave else None
+        config = self.config  # the run's own config when resuming
         tc = config.train
         self.model = LFADS(
             config.model, data.n_heldin, data.n_heldout, data.t_obs, data.t_fwd, seed=config.seed
@@ -213,74 +233,12 @@ class LFADSTrainer:
         self.nan_events = 0
         self.stop_reason: str | None = None
         self._rows: list[dict[str, Any]] = []
-        n_train = len(data.train_inds)
+        self._best_weights: list[np.ndarray] | None = None  # autosave=False: best in memory
+        self._last_saved_epoch: int | None = None
         self.batch_size = min(tc.batch_size, n_train)
-        if n_train < 1 or len(data.valid_inds) < 1:
-            raise DataError("LFADS needs at least one training and one validation trial")
-        self._setup_run_dir(resume)
-
-    # ------------------------------------------------------------ run directory
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
-
-    def _setup_run_dir(self, resume: bool) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        last = find_dir(self.checkpoint_dir / "last")
-        cfg_path = self.run_dir / "config.yaml"
-        self.resumed_from: int | None = None
-        if last is not None:
-            if not resume:
-                raise ConfigError(
-                    f"{self.run_dir} already holds a training run; pass resume=True to continue it "
-                    "or choose another run directory"
-                )
-            if cfg_path.is_file():
-                old = load_config(cfg_path)
-                if old.model != self.config.model or old.seed != self.config.seed:
-                    raise ConfigError(
-                        f"{self.run_dir} holds a run with a different model or seed; "
-                        "use another run directory or the same config to resume"
-                    )
-            info = (
-                read_json(self.run_dir / "run.json")
-                if (self.run_dir / "run.json").is_file()
-                else {}
-            )
-            if info.get("data_dims") not in (None, self.data.dims):
-                raise DataError(
-                    f"{self.run_dir} was trained on data of dimensions {info.get('data_dims')}, "
-                    f"not {self.data.dims}; use another run directory"
-                )
-            self.restore_checkpoint(last)
-            self.resumed_from = self.epoch
-        self.config.to_yaml(cfg_path)
-        info = {
-            "nlbtut_version": _package_version(),
-            "tensorflow_version": tf.__version__,
-            "numpy_version": np.__version__,
-            "python": platform.python_version(),
-            "seed": self.config.seed,
-            "config_name": self.config.name,
-            "data_dims": self.data.dims,
-            "n_train_trials": int(len(self.data.train_inds)),
-            "n_valid_trials": int(len(self.data.valid_inds)),
-            "device": _device_name(),
-            "jit_compile": self.jit_compile,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        if (self.run_dir / "run.json").is_file():
-            old_info = read_json(self.run_dir / "run.json")
-            info["created"] = old_info.get("created", info["created"])
-            info["resumed_at_epochs"] = old_info.get("resumed_at_epochs", [])
-        if self.resumed_from is not None:
-            info.setdefault("resumed_at_epochs", []).append(self.resumed_from)
-        self._run_info = info
-        write_json(self.run_dir / "run.json", info)
-
-    def _update_run_info(self, **kw: Any) -> None:
-        self._run_info.update(kw)
-        write_json(self.run_dir / "run.json", self._run_info)
+        self._run_info = self._base_run_info()
+        if self.autosave:
+            self._open_run_dir(last)
 
     # ------------------------------------------------------------ hyperparameters
     @property
@@ -394,21 +352,12 @@ class LFADSTrainer:
 
     # ------------------------------------------------------------ epochs
     def _ramps(self, epoch: int) -> tuple[float, float]:
-        tc = self.config.train
-        return (
-            ramp(epoch, tc.kl_start_epoch, tc.kl_increase_epochs),
-            ramp(epoch, tc.l2_start_epoch, tc.l2_increase_epochs),
-        )
+        return ramp_weights(epoch, self.config.train)
 
     @property
     def last_ramp_epoch(self) -> int:
-        tc = self.config.train
-        return (
-            max(
-                tc.kl_start_epoch + tc.kl_increase_epochs, tc.l2_start_epoch + tc.l2_increase_epochs
-            )
-            + 1
-        )
+        """The first epoch at which the KL and L2 ramps are complete."""
+        return last_ramp_epoch(self.config.train)
 
     def _snapshot(self) -> list[np.ndarray]:
         return [v.numpy() for v in self._ckpt_variables()]
@@ -471,6 +420,41 @@ class LFADSTrainer:
             "val_fp_bps": _bits_per_spike(lr_[:, d.t_obs :], spikes[:, d.t_obs :]),
         }
 
+    def _train_with_nan_guard(self, epoch: int) -> dict[str, float]:
+        """One training pass; a non-finite loss restores the epoch start, lowers the LR and retries.
+
+        After ``nan_retries`` such events, :class:`TrainingDivergedError`.
+        """
+        tc = self.config.train
+        snap = self._snapshot()
+        while True:
+            metrics = self._run_train_epoch()
+            if metrics is not None:
+                break
+            self.nan_events += 1
+            self._restore_snapshot(snap)
+            if self.nan_events > tc.nan_retries:
+                self._update_run_info(status="diverged")
+                where = (
+                    f" The last good checkpoint is in {self.checkpoint_dir / 'last'}."
+                    if self.autosave
+                    else ""
+                )
+                raise TrainingDivergedError(
+                    f"LFADS training diverged: the loss was NaN/inf in epoch {epoch} after "
+                    f"{tc.nan_retries} restarts with lower learning rates (now {self.hparams['lr']:.3g}). "
+                    f"Try a lower lr_init, a larger batch_size or more dropout.{where}"
+                )
+            new_lr = self.hparams["lr"] * tc.nan_lr_factor
+            warnings.warn(
+                f"non-finite LFADS loss in epoch {epoch}: restored the state of the epoch start and "
+                f"lowered the learning rate to {new_lr:.3g} ({self.nan_events}/{tc.nan_retries})",
+                RuntimeWarning,
+                stacklevel=3,  # the caller of train_epoch
+            )
+            self._hp["lr"].assign(new_lr)
+        return metrics
+
     def train_epoch(self) -> dict[str, Any]:
         """Train one epoch, validate, update schedules, write history and checkpoints.
 
@@ -482,29 +466,7 @@ class LFADSTrainer:
         self.kl_ramp.assign(kl_r)
         self.l2_ramp.assign(l2_r)
         t0 = time.perf_counter()
-        snap = self._snapshot()
-        while True:
-            metrics = self._run_train_epoch()
-            if metrics is not None:
-                break
-            self.nan_events += 1
-            self._restore_snapshot(snap)
-            if self.nan_events > tc.nan_retries:
-                self._update_run_info(status="diverged")
-                raise TrainingDivergedError(
-                    f"LFADS training diverged: the loss was NaN/inf in epoch {epoch} after "
-                    f"{tc.nan_retries} restarts with lower learning rates (now {self.hparams['lr']:.3g}). "
-                    f"Try a lower lr_init, a larger batch_size or more dropout. "
-                    f"The last good checkpoint is in {self.checkpoint_dir / 'last'}."
-                )
-            new_lr = self.hparams["lr"] * tc.nan_lr_factor
-            warnings.warn(
-                f"non-finite LFADS loss in epoch {epoch}: restored the state of the epoch start and "
-                f"lowered the learning rate to {new_lr:.3g} ({self.nan_events}/{tc.nan_retries})",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            self._hp["lr"].assign(new_lr)
+        metrics = self._train_with_nan_guard(epoch)
         val = self._validate()
         l2 = metrics["l2"]
         hp = self.hparams
@@ -513,12 +475,7 @@ class LFADSTrainer:
             + l2_r * l2
             + kl_r * (hp["kl_ic_weight"] * val["val_kl_ic"] + hp["kl_co_weight"] * val["val_kl_co"])
         )
-        prev = self.smth_val_nll
-        self.smth_val_nll = (
-            val["val_nll"]
-            if prev is None or not math.isfinite(prev)
-            else 0.3 * prev + 0.7 * val["val_nll"]
-        )
+        self.smth_val_nll = smooth_nll(self.smth_val_nll, val["val_nll"])
         elapsed = time.perf_counter() - t0
         self.train_seconds += elapsed
         self.epoch = epoch
@@ -533,168 +490,67 @@ class LFADSTrainer:
         )
         self._rows.append(row)
         # best model (only among post-ramp epochs)
-        improved = False
-        if kl_r >= 1.0 and l2_r >= 1.0 and math.isfinite(self.smth_val_nll):
-            if self.best_val is None or self.smth_val_nll < self.best_val:
-                self.best_val, self.best_epoch, improved = self.smth_val_nll, epoch, True
+        improved = is_new_best(kl_r, l2_r, self.smth_val_nll, self.best_val)
+        if improved:
+            self.best_val, self.best_epoch = self.smth_val_nll, epoch
         self._maybe_decay_lr(epoch)
+        if not self.autosave:
+            if improved:
+                self._best_weights = [v.numpy() for v in self.model.variables]
+            return row
         self._write_history()
         if improved:
             self.save_checkpoint(self.checkpoint_dir / "best")
         if epoch % tc.checkpoint_every == 0 or improved:
-            self.save_checkpoint(self.checkpoint_dir / "last")
+            self._save_last()
         return row
 
     def _maybe_decay_lr(self, epoch: int) -> None:
         tc = self.config.train
-        p = tc.lr_patience
-        if (
-            tc.lr_decay >= 1.0
-            or epoch <= self.last_ramp_epoch + p
-            or epoch - self.last_decay_epoch < p
-        ):
-            return
-        losses = [r["val_loss"] for r in self._rows[-(p + 1) :]]
-        if len(losses) == p + 1 and losses[-1] > max(losses[:-1]):
+        losses = [r["val_loss"] for r in self._rows[-(tc.lr_patience + 1) :]]
+        if plateau_decay_due(losses, epoch, tc, self.last_decay_epoch):
             self._hp["lr"].assign(max(self.hparams["lr"] * tc.lr_decay, tc.lr_stop))
             self.last_decay_epoch = epoch
 
     def should_stop(self) -> str | None:
-        """Why training should stop now (None to continue)."""
-        tc = self.config.train
-        if self.epoch >= tc.max_epochs:
-            return f"reached max_epochs={tc.max_epochs}"
-        if tc.lr_decay < 1.0 and self.hparams["lr"] <= tc.lr_stop * (1 + 1e-6):
-            return f"learning rate decayed to lr_stop={tc.lr_stop}"
-        if self.best_epoch is not None and self.epoch - self.best_epoch >= tc.patience:
-            return f"no new best smoothed validation NLL for {tc.patience} epochs (early stopping)"
-        if tc.max_train_seconds is not None and self.train_seconds >= tc.max_train_seconds:
-            return f"reached max_train_seconds={tc.max_train_seconds:g}"
-        return None
+        """Why training should stop now (None to continue); see :func:`nlbtut.lfads.schedule.stop_reason`."""
+        return stop_reason(
+            self.config.train,
+            epoch=self.epoch,
+            lr=self.hparams["lr"],
+            best_epoch=self.best_epoch,
+            train_seconds=self.train_seconds,
+        )
+
+    def _run_epochs(self, n: int | None, bar: Any) -> None:
+        """Train up to ``n`` epochs (``None``: no limit) until a stopping rule fires."""
+        done = 0
+        try:
+            while n is None or done < n:
+                reason = self.should_stop()
+                if reason is not None:
+                    self.stop_reason = reason
+                    break
+                row = self.train_epoch()
+                self._bar_update(bar, row)
+                done += 1
+        finally:
+            if bar is not None:
+                bar.close()
 
     def train_epochs(self, n: int) -> pd.DataFrame:
         """Train up to ``n`` more epochs (fewer if a stopping rule fires); returns their history rows."""
         if int(n) != n or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
         start = len(self._rows)
-        bar = self._bar(total=n)
-        try:
-            for _ in range(int(n)):
-                reason = self.should_stop()
-                if reason is not None:
-                    self.stop_reason = reason
-                    break
-                row = self.train_epoch()
-                self._bar_update(bar, row)
-        finally:
-            if bar is not None:
-                bar.close()
+        self._run_epochs(int(n), self._bar(total=n))
         return self.history.iloc[start:]
 
     def train(self) -> pd.DataFrame:
         """Train until a stopping rule fires, restore the best weights and save the final model."""
-        tc = self.config.train
-        bar = self._bar(total=tc.max_epochs, initial=self.epoch)
-        try:
-            while True:
-                reason = self.should_stop()
-                if reason is not None:
-                    self.stop_reason = reason
-                    break
-                row = self.train_epoch()
-                self._bar_update(bar, row)
-        finally:
-            if bar is not None:
-                bar.close()
+        self._run_epochs(None, self._bar(total=self.config.train.max_epochs, initial=self.epoch))
         self.finish()
         return self.history
-
-    def finish(self) -> None:
-        """Restore the best (post-ramp) weights, if any, and write ``run_dir/model``."""
-        best = find_dir(self.checkpoint_dir / "best")
-        if best is not None:
-            tf.train.Checkpoint(model=self.model).read(str(best / TF_PREFIX)).expect_partial()
-        else:
-            warnings.warn(
-                "no post-ramp epoch was reached, so no best model exists; keeping the last weights "
-                f"(ramps end at epoch {self.last_ramp_epoch}, trained {self.epoch})",
-                stacklevel=2,
-            )
-
-        def fill(tmp: Path) -> None:
-            tf.train.Checkpoint(model=self.model).write(str(tmp / TF_PREFIX))
-            write_json(
-                tmp / "model.json",
-                {"data_dims": self.data.dims, "epoch": self.best_epoch or self.epoch},
-            )
-
-        write_dir_atomically(self.run_dir / "model", fill)
-        self._update_run_info(
-            status="finished",
-            stop_reason=self.stop_reason,
-            epochs=self.epoch,
-            best_epoch=self.best_epoch,
-            best_val_nll_smth=self.best_val,
-            train_seconds=round(self.train_seconds, 2),
-        )
-
-    # ------------------------------------------------------------ checkpoints
-    def _state(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "train_seconds": self.train_seconds,
-            "best_val": self.best_val,
-            "best_epoch": self.best_epoch,
-            "smth_val_nll": self.smth_val_nll,
-            "last_decay_epoch": self.last_decay_epoch,
-            "nan_events": self.nan_events,
-            "hparams": self.hparams,
-            "np_rng": self.np_rng.bit_generator.state,
-        }
-
-    def save_checkpoint(self, path: str | os.PathLike) -> Path:
-        """Write weights, Adam state, RNG states, trainer state and history to folder ``path`` (atomically)."""
-        path = Path(path)
-        state = self._state()
-        history = self.history.to_csv(index=False)
-
-        def fill(tmp: Path) -> None:
-            self._ckpt.write(str(tmp / TF_PREFIX))
-            write_json(tmp / "state.json", state)
-            atomic_write_text(tmp / "history.csv", history)
-
-        write_dir_atomically(path, fill)
-        return path
-
-    def restore_checkpoint(self, path: str | os.PathLike, *, restore_hparams: bool = True) -> None:
-        """Restore a folder written by :meth:`save_checkpoint` (weights, optimiser, RNG, state, history).
-
-        With ``restore_hparams=False`` the current hyperparameters are kept (for
-        population-based training, which sets new ones after copying a winner).
-        """
-        path = Path(path)
-        found = find_dir(path)
-        if found is None or not (found / "state.json").is_file():
-            raise DataError(f"{path} is not an LFADS checkpoint folder (no state.json)")
-        keep = self.hparams
-        self._ckpt.read(str(found / TF_PREFIX)).assert_existing_objects_matched()
-        state = read_json(found / "state.json")
-        self.epoch = int(state["epoch"])
-        self.train_seconds = float(state["train_seconds"])
-        self.best_val = state["best_val"]
-        self.best_epoch = state["best_epoch"]
-        self.smth_val_nll = state["smth_val_nll"]
-        self.last_decay_epoch = int(state["last_decay_epoch"])
-        self.nan_events = int(state["nan_events"])
-        self.np_rng.bit_generator.state = state["np_rng"]
-        hist = found / "history.csv"
-        text = hist.read_text() if hist.is_file() else ""
-        self._rows = pd.read_csv(hist).to_dict("records") if text.strip() else []
-        for name, value in (state["hparams"] if restore_hparams else keep).items():
-            self._hp[name].assign(value)
-
-    def _write_history(self) -> None:
-        atomic_write_text(self.run_dir / "history.csv", self.history.to_csv(index=False))
 
     @property
     def history(self) -> pd.DataFrame:
@@ -721,15 +577,6 @@ class LFADSTrainer:
             lr=f"{row['hp_lr']:.2g}",
             refresh=False,
         )
-
-
-def _package_version() -> str:
-    try:
-        from nlbtut import __version__
-
-        return __version__
-    except Exception:  # pragma: no cover
-        return "unknown"
 
 
 def train_lfads(
