@@ -1,5 +1,6 @@
 # nlbtut task runner. The two commands of the README:
-#   make book   build the executed book to HTML (offline, synthetic data)
+#   make book   build the executed book to HTML (offline, synthetic data, classroom-sized
+#               training: NLBTUT_FAST=1; `make book-full` trains the full presets)
 #   make test   lint + the whole test suite (includes executing every chapter
 #               in fast mode and building the book with warnings as errors)
 # Each creates or reuses .venv (Python 3.11) and installs what it needs.
@@ -13,10 +14,11 @@ STAMP := $(VENV)/.nlbtut-installed
 REF_STAMP := $(REF_VENV)/.nlbtut-ref-installed
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
-.PHONY: help venv ref-env book book-fast test lint format data bench clean sync-notebooks
+.PHONY: help venv ref-env book book-full test lint format data bench clean sync-notebooks
 
 help:
-	@echo "make book   - build the executed book (HTML in _build/html)"
+	@echo "make book   - build the executed book, classroom-sized (HTML in _build/html)"
+	@echo "make book-full - the same with the full training presets (HTML in _build/full)"
 	@echo "make test   - lint, run the test suite, execute and build the book"
 	@echo "make bench  - run the benchmarks in bench/ (slow)"
 
@@ -38,11 +40,12 @@ ref-env: $(REF_STAMP)
 data: $(STAMP)
 	$(BIN)/python -m nlbtut synth --preset mc_maze_small --out data/synthetic --seed 0
 
+# The execution cache keys on the code only, so the two modes build into separate folders.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	NLBTUT_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-book-fast: $(STAMP)
-	NLBTUT_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --all --path-output _build/fast
+book-full: $(STAMP)
+	NLBTUT_FAST=0 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/full
 
 lint: $(STAMP)
 	$(BIN)/ruff check nlbtut tests bench
