@@ -99,6 +99,10 @@ class AutoLFADSResult:
         ``"max_generations"`` or ``"improvement_ratio"``.
     experiment_path : str
         Ray Tune's experiment folder (checkpoints of every worker).
+    best_generation : int
+        The generation whose checkpoint was exported: the last one, unless Ray Tune
+        ended the best worker before its last checkpoint reached storage (then the
+        best checkpoint that exists is exported, with a warning).
     """
 
     best_run_dir: Path
@@ -111,6 +115,7 @@ class AutoLFADSResult:
     generations: int
     stop_reason: str
     experiment_path: str
+    best_generation: int = 0
 
 
 class Explorer:
@@ -456,6 +461,7 @@ def run_autolfads(
         generations=int(hist["generation"].max()) if len(hist) else 0,
         stop_reason=stopper.reason or "max_generations",
         experiment_path=grid.experiment_path,
+        best_generation=result["generation"],
     )
 
 
@@ -479,9 +485,24 @@ def _export_best(grid, base, data, run_dir: Path, space: SearchSpace, stopper) -
             f"every AutoLFADS worker diverged (metric inf/NaN) in generation {last_gen}; "
             "try a lower learning-rate range or more dropout"
         )
-    metric, best = min(finite, key=lambda t: t[0])
-    trial_id = best.metrics["trial_id"]
-    checkpoint, meta = _checkpoint_of(best, trial_id, last_gen)
+    # Best worker of the last generation first; should Tune have ended it before its last
+    # checkpoint reached storage (a race when the stopping rule ends a synchronous population),
+    # fall back to the best checkpoint that exists: latest generation first, then lowest metric.
+    ranked = sorted((c for c in candidates if math.isfinite(c[1])), key=lambda c: (-c[0], c[1]))
+    for gen, metric, best in ranked:  # noqa: B007 (metric is used after the break)
+        trial_id = best.metrics["trial_id"]
+        try:
+            checkpoint, meta = _checkpoint_of(best, trial_id, gen)
+        except AutoLFADSError as err:
+            warnings.warn(f"{err}; exporting the best checkpoint that exists instead", stacklevel=2)
+            continue
+        break
+    else:
+        raise AutoLFADSError(
+            "no checkpoint of any AutoLFADS worker was found in the experiment folder; "
+            "cannot export a model"
+        )
+    last_gen = gen
     hparams = {n: float(meta["hparams"][n]) for n in space.names}
     with checkpoint.as_directory() as ckpt:
         export_run_dir(
@@ -497,7 +518,13 @@ def _export_best(grid, base, data, run_dir: Path, space: SearchSpace, stopper) -
                 "autolfads_stop_reason": stopper.reason or "max_generations",
             },
         )
-    return {"run_dir": run_dir, "trial_id": trial_id, "metric": metric, "hparams": hparams}
+    return {
+        "run_dir": run_dir,
+        "trial_id": trial_id,
+        "metric": metric,
+        "hparams": hparams,
+        "generation": last_gen,
+    }
 
 
 def _checkpoint_of(result: Any, trial_id: str, generation: int) -> tuple[Any, dict[str, Any]]:
