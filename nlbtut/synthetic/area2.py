@@ -22,6 +22,7 @@ from .dynamics import (
     Session,
     TrialColumn,
     alpha_response,
+    layout_blocks,
     lowpass,
     ou_noise,
     smooth_noise,
@@ -85,18 +86,10 @@ def simulate_area2(rng, trials: dict, n_blocks: int, lag: int, *, test_file: boo
     length = reach + 1100
     gaps = rng.integers(200, 500, n)
 
-    n_blocks = max(1, min(n_blocks, n))
-    block_of = np.minimum(np.arange(n) * n_blocks // n, n_blocks - 1)
-    starts_rel = np.zeros(n, dtype=np.int64)
-    block_len = np.zeros(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
-        idx = np.flatnonzero(block_of == b)
-        offs = 300 + np.concatenate([[0], np.cumsum(length[idx] + gaps[idx])[:-1]])
-        starts_rel[idx] = offs
-        block_len[b] = offs[-1] + length[idx[-1]] + 300
-    block_start = np.concatenate(
-        [[0], np.cumsum(block_len + rng.integers(2000, 4000, n_blocks))[:-1]]
+    block_of, starts_rel, block_len, block_start = layout_blocks(
+        rng, length, gaps, n_blocks, lead_ms=300, tail_ms=300
     )
+    n_blocks = len(block_len)
     trial_start = block_start[block_of] + starts_rel
 
     latents, beh_blocks = [], []

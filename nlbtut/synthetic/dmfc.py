@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import LATENT_DTYPE, Session, TrialColumn, lowpass, smooth_noise
+from .dynamics import LATENT_DTYPE, Session, TrialColumn, layout_blocks, lowpass, smooth_noise
 
 __all__ = ["DIM_GAIN", "LATENT_DIM", "simulate_dmfc", "simulate_dmfc_pair"]
 
@@ -80,18 +80,10 @@ def simulate_dmfc(rng, d: dict, n_blocks: int, *, test_file: bool) -> Session:
     stop = np.where(d["failed"], setp + 300, reward + reward_dur)
     iti = np.where(d["is_short"], 500, 1220)
 
-    n_blocks = max(1, min(n_blocks, n))
-    block_of = np.minimum(np.arange(n) * n_blocks // n, n_blocks - 1)
-    rel = np.zeros(n, dtype=np.int64)
-    block_len = np.zeros(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
-        idx = np.flatnonzero(block_of == b)
-        offs = 500 + np.concatenate([[0], np.cumsum(stop[idx] + iti[idx])[:-1]])
-        rel[idx] = offs
-        block_len[b] = offs[-1] + stop[idx[-1]] + 800
-    block_start = np.concatenate(
-        [[0], np.cumsum(block_len + rng.integers(2000, 4000, n_blocks))[:-1]]
-    ).astype(np.int64)
+    block_of, rel, block_len, block_start = layout_blocks(
+        rng, stop, iti, n_blocks, lead_ms=500, tail_ms=800
+    )
+    n_blocks = len(block_len)
     latents = []
     for b in range(n_blocks):
         idx = np.flatnonzero(block_of == b)

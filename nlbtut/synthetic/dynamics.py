@@ -66,6 +66,41 @@ class TrialColumn:
     ragged: bool = False
 
 
+def layout_blocks(
+    rng: np.random.Generator,
+    durations: np.ndarray,
+    gaps: np.ndarray,
+    n_blocks: int,
+    *,
+    lead_ms: int,
+    tail_ms: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lay ``n`` trials out in ``n_blocks`` recording blocks (integer ms).
+
+    Trials are split into consecutive, equal-sized blocks; inside a block trial
+    ``i`` starts ``lead_ms`` after the block start plus the durations and gaps of
+    the trials before it, and a block ends ``tail_ms`` after its last trial.
+    Blocks are separated by 2-4 s of unrecorded time (drawn from ``rng``).
+
+    Returns ``block_of`` (n,), ``rel`` (n, start relative to its block),
+    ``block_len`` (B,) and ``block_start`` (B,), all int64.
+    """
+    n = len(durations)
+    n_blocks = max(1, min(n_blocks, n))
+    block_of = np.minimum(np.arange(n) * n_blocks // n, n_blocks - 1)
+    rel = np.zeros(n, dtype=np.int64)
+    block_len = np.zeros(n_blocks, dtype=np.int64)
+    for b in range(n_blocks):
+        idx = np.flatnonzero(block_of == b)
+        offs = lead_ms + np.concatenate([[0], np.cumsum(durations[idx] + gaps[idx])[:-1]])
+        rel[idx] = offs
+        block_len[b] = offs[-1] + durations[idx[-1]] + tail_ms
+    block_start = np.concatenate(
+        [[0], np.cumsum(block_len + rng.integers(2000, 4000, n_blocks))[:-1]]
+    ).astype(np.int64)
+    return block_of, rel, block_len, block_start
+
+
 @dataclass
 class Session:
     """Everything one NWB file holds, plus the latents that generated it.
