@@ -276,6 +276,73 @@ def test_export_finds_a_saved_but_unregistered_checkpoint(tmp_path):
         _checkpoint_of(result, "x_00001", 3)
 
 
+def _bare_worker(data, settings, hparams, iteration=0):
+    """An LFADSWorker outside Tune (no actor): what Tune's restore() leaves before load_checkpoint."""
+    from nlbtut.autolfads.trainable import LFADSWorker
+
+    w = LFADSWorker.__new__(LFADSWorker)
+    w._trial_info = None  # trial_id "default"
+    w.config = {"member": 0, "hparams": dict(hparams)}
+    w._iteration = iteration
+    w.setup(w.config, data=data, settings=settings)
+    return w
+
+
+def test_a_worker_loads_the_generation_tune_meant_when_a_later_save_overwrote_the_folder(tmp_path):
+    """Ray 2.60's synchronous PBT can save the stronger worker twice at one boundary and
+    then write its next generation into the folder a weaker worker was told to copy."""
+    from pyarrow.fs import LocalFileSystem
+
+    from nlbtut.autolfads.run import pbt_config
+    from nlbtut.autolfads.trainable import WorkerSettings, find_checkpoint, weights_fingerprint
+    from nlbtut.lfads import format_lfads_data, load_config
+
+    data = format_lfads_data(_poisson_tensors())
+    space = load_search_space("default")
+    hp = space.initial(random.Random(0))
+    settings = WorkerSettings(
+        config=pbt_config(load_config("tiny")),
+        hparam_names=space.names,
+        epochs_per_generation=1,
+        burn_in_epochs=0,
+        base_seed=0,
+        threads=1,
+    )
+    owner = _bare_worker(data, settings, hp)
+    trial = tmp_path / "LFADSWorker_owner"
+    owner.step()
+    owner.save_checkpoint(str(trial / "checkpoint_000000"))  # generation 1 ...
+    after_gen1 = weights_fingerprint(owner.trainer.variables)
+    owner.save_checkpoint(str(trial / "checkpoint_000001"))  # ... saved twice
+    owner.step()
+    owner.save_checkpoint(str(trial / "checkpoint_000001"))  # generation 2 reuses a name
+    assert weights_fingerprint(owner.trainer.variables) != after_gen1
+
+    fs = LocalFileSystem()
+    found = find_checkpoint(fs, str(trial), "default", 1)
+    assert found is not None and found[0].endswith("checkpoint_000000")
+    assert found[1]["generation"] == 1 and found[1]["weights"] == after_gen1
+    assert find_checkpoint(fs, str(trial), "default", 2)[0].endswith("checkpoint_000001")
+    assert find_checkpoint(fs, str(trial), "default", 3) is None
+    assert find_checkpoint(fs, str(trial), "someone_else", 1) is None
+
+    # Tune restores the copier with the result of generation 1 but the folder of generation 2
+    copier = _bare_worker(data, settings, space.perturb(hp, random.Random(1)), iteration=1)
+    copier.load_checkpoint(str(trial / "checkpoint_000001"))
+    assert copier.generation == 1
+    assert weights_fingerprint(copier.trainer.variables) == after_gen1
+    res = copier.step()
+    assert res["generation"] == 2 and res["weights_start"] == after_gen1
+
+    # where no copy of the expected generation exists, it says so and goes on from what is there
+    lone = tmp_path / "LFADSWorker_lone"
+    owner.save_checkpoint(str(lone / "checkpoint_000004"))
+    other = _bare_worker(data, settings, hp, iteration=1)
+    with pytest.warns(UserWarning, match="holds generation 2 of default, not generation 1"):
+        other.load_checkpoint(str(lone / "checkpoint_000004"))
+    assert other.generation == 2
+
+
 # --------------------------------------------------------------------------- CLI wiring
 def test_cli_loads_the_dataset_and_passes_every_option(synthetic_dataset, tmp_path, monkeypatch):
     import nlbtut.autolfads as al

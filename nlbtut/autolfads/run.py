@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -58,9 +57,9 @@ from nlbtut.autolfads.search_space import SearchSpace, load_search_space
 from nlbtut.autolfads.stopping import ImprovementRatioStopper
 from nlbtut.autolfads.trainable import (
     CKPT_SUBDIR,
-    META_FILE,
     LFADSWorker,
     WorkerSettings,
+    find_checkpoint,
 )
 from nlbtut.errors import ConfigError, DataError, NLBTutError
 
@@ -535,33 +534,14 @@ def _checkpoint_of(result: Any, trial_id: str, generation: int) -> tuple[Any, di
     it saved on pausing; the folder is on storage all the same, so the worker's
     folder is searched too (through Tune's storage filesystem: local, NFS or cloud).
     """
-    from pyarrow.fs import FileSelector, FileType
-
     fs = result.filesystem
-    candidates = [result.checkpoint] if result.checkpoint is not None else []
-    candidates += [c for c, _ in (result.best_checkpoints or [])]
-    try:
-        infos = fs.get_file_info(FileSelector(result.path, recursive=False))
-    except (OSError, FileNotFoundError):
-        infos = []
-    folders = sorted(
-        (
-            i.path
-            for i in infos
-            if i.type == FileType.Directory and i.base_name.startswith("checkpoint_")
-        ),
-        reverse=True,
-    )
-    candidates += [tune.Checkpoint(path, filesystem=fs) for path in folders]
-    for ckpt in candidates:
-        try:
-            with fs.open_input_stream(f"{ckpt.path}/{META_FILE}") as fh:
-                meta = json.loads(fh.read().decode())
-        except (OSError, FileNotFoundError, ValueError):
-            continue
-        if meta.get("trial_id") == trial_id and int(meta.get("generation", -1)) == generation:
-            return ckpt, meta
-    raise AutoLFADSError(
-        f"no checkpoint of the best worker {trial_id} at generation {generation} was found in "
-        f"{result.path}; cannot export it"
-    )
+    first = [result.checkpoint] if result.checkpoint is not None else []
+    first += [c for c, _ in (result.best_checkpoints or [])]
+    found = find_checkpoint(fs, result.path, trial_id, generation, [c.path for c in first])
+    if found is None:
+        raise AutoLFADSError(
+            f"no checkpoint of the best worker {trial_id} at generation {generation} was found in "
+            f"{result.path}; cannot export it"
+        )
+    path, meta = found
+    return tune.Checkpoint(path, filesystem=fs), meta

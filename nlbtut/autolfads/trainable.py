@@ -17,6 +17,15 @@ optimiser's variable at the start of the generation (``lr_in_optimizer``) and
 fingerprints of the weights before and after the generation, so the copy can
 be checked (and is, in the tests).
 
+A checkpoint folder can be overwritten under a worker's feet (Ray 2.60, synchronous
+PBT): when the stronger worker reported first, its pause-save is still in flight when
+the scheduler asks it to save again, and a later save can then reuse the folder name
+of one of the two, replacing the state a weaker worker was told to copy with the next
+generation's. :meth:`LFADSWorker.load_checkpoint` therefore checks the generation
+written in the checkpoint against the training iteration Tune restored with it, and
+loads the copy of the right generation from the owner's other checkpoint folders
+(:func:`find_checkpoint`; the duplicate save leaves one) when they differ.
+
 Actors are reused between workers (``reuse_actors=True``), which keeps the
 TensorFlow graph traced: a worker that starts on an actor used by another one
 builds a fresh trainer only when there is no checkpoint to restore (its first
@@ -30,13 +39,15 @@ import json
 import math
 import os
 import time
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ray import tune
 
-__all__ = ["LFADSWorker", "WorkerSettings", "weights_fingerprint"]
+__all__ = ["LFADSWorker", "WorkerSettings", "find_checkpoint", "weights_fingerprint"]
 
 CKPT_SUBDIR = "lfads"  # LFADSTrainer checkpoint folder inside a Tune checkpoint
 META_FILE = "autolfads.json"  # who saved a Tune checkpoint, at which generation
@@ -76,6 +87,65 @@ def weights_fingerprint(variables) -> str:
     for v in variables:
         h.update(v.numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def read_meta(fs: Any, folder: str) -> dict[str, Any] | None:
+    """The :data:`META_FILE` of a checkpoint folder on ``fs`` (pyarrow), or None if unreadable."""
+    try:
+        with fs.open_input_stream(f"{folder}/{META_FILE}") as fh:
+            return json.loads(fh.read().decode())
+    except (OSError, FileNotFoundError, ValueError):
+        return None
+
+
+def find_checkpoint(
+    fs: Any, trial_dir: str, trial_id: str, generation: int, first: Iterable[str] = ()
+) -> tuple[str, dict[str, Any]] | None:
+    """The checkpoint folder holding ``trial_id``'s state after ``generation``, and its metadata.
+
+    Looks at the folders ``first`` and then at every ``checkpoint_*`` folder of
+    ``trial_dir`` (newest first), on the pyarrow filesystem ``fs`` (local, NFS or
+    cloud storage alike).
+
+    Parameters
+    ----------
+    fs : pyarrow.fs.FileSystem
+        Tune's storage filesystem.
+    trial_dir : str
+        The worker's trial folder on ``fs``.
+    trial_id, generation : str, int
+        Whose state, after which generation (as written by ``save_checkpoint``).
+    first : iterable of str
+        Folders to try before the trial folder's own.
+
+    Returns
+    -------
+    (str, dict) or None
+        The folder and its metadata, or None where no such checkpoint exists.
+    """
+    from pyarrow.fs import FileSelector, FileType
+
+    try:
+        infos = fs.get_file_info(FileSelector(trial_dir, recursive=False))
+    except (OSError, FileNotFoundError):
+        infos = []
+    own = sorted(
+        (
+            i.path
+            for i in infos
+            if i.type == FileType.Directory and i.base_name.startswith("checkpoint_")
+        ),
+        reverse=True,
+    )
+    for folder in [*first, *own]:
+        meta = read_meta(fs, folder)
+        if (
+            meta
+            and meta.get("trial_id") == trial_id
+            and int(meta.get("generation", -1)) == generation
+        ):
+            return folder, meta
+    return None
 
 
 def _trainer_hp_name(name: str) -> str:
@@ -180,11 +250,30 @@ class LFADSWorker(tune.Trainable):
         os.replace(tmp, Path(checkpoint_dir) / META_FILE)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
+        from pyarrow.fs import LocalFileSystem
+
         if self.trainer is None:
             self._build_trainer()
-        meta = json.loads((Path(checkpoint_dir) / META_FILE).read_text())
+        folder = str(checkpoint_dir)
+        meta = json.loads((Path(folder) / META_FILE).read_text())
+        # Tune restored the training iteration of the result this checkpoint was saved
+        # with; a different generation in the folder means a later save overwrote it
+        expected = int(self.iteration)
+        if expected and int(meta["generation"]) != expected:
+            found = find_checkpoint(
+                LocalFileSystem(), str(Path(folder).parent), meta["trial_id"], expected
+            )
+            if found is None:
+                warnings.warn(
+                    f"checkpoint {folder} holds generation {meta['generation']} of "
+                    f"{meta['trial_id']}, not generation {expected} as Tune expected, and no "
+                    "copy of that generation was found; continuing from what it holds",
+                    stacklevel=2,
+                )
+            else:
+                folder, meta = found
         # weights + Adam state + trainer state of the checkpoint's owner ...
-        self.trainer.restore_checkpoint(Path(checkpoint_dir) / CKPT_SUBDIR, restore_hparams=False)
+        self.trainer.restore_checkpoint(Path(folder) / CKPT_SUBDIR, restore_hparams=False)
         # ... then this worker's (possibly perturbed) hyperparameters, LR included
         self._apply_hparams()
         self.generation = int(meta["generation"])
