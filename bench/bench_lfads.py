@@ -11,8 +11,8 @@ XLA on and/or off) and reports the step time, the epoch time it implies and
 trials per second, in wall-clock and in CPU seconds (the machine may be shared).
 
 ``quality`` generates the synthetic NLB dataset (``nlbtut.synthetic``), runs the
-smoothing baseline, the oracle (true rates) and ``run_pipeline`` with the preset,
-and reports the official metrics and the training time.
+smoothing and factor-analysis baselines, the oracle (true rates) and ``run_pipeline``
+with the preset, and reports the official metrics and the training time.
 
 Results are merged into ``bench/results/lfads.json`` (one entry per run, with
 the machine, the load average and the time).
@@ -155,13 +155,14 @@ def bench_quality(
     scores = {
         "oracle": _flat_metrics(evaluate(targets, oracle_submission(folder, phase="val")), dataset)
     }
-    try:
-        from nlbtut.baselines import smoothing_baseline
+    from nlbtut.baselines import factor_analysis_baseline, smoothing_baseline
 
-        sub = smoothing_baseline(train_input, eval_input, dataset, bin_width=5, progress=False)
-        scores["smoothing"] = _flat_metrics(evaluate(targets, sub), dataset)
-    except Exception as exc:  # report, don't hide
-        scores["smoothing"] = {"error": repr(exc)}
+    for name, baseline in (("smoothing", smoothing_baseline), ("FA", factor_analysis_baseline)):
+        try:
+            sub = baseline(train_input, eval_input, dataset, bin_width=5, progress=False)
+            scores[name] = _flat_metrics(evaluate(targets, sub), dataset)
+        except Exception as exc:  # report, don't hide
+            scores[name] = {"error": repr(exc)}
     m0 = machine()
     out = Path(tempfile.mkdtemp(prefix=f"bench-{preset}-"))
     overrides = {"max_train_seconds": seconds} if seconds else {}
