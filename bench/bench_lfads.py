@@ -6,7 +6,7 @@ Usage::
     python bench/bench_lfads.py quality [--preset cpu] [--dataset mc_maze_small] [--seconds 240]
 
 ``speed`` builds random Poisson data with each preset's NLB dimensions (5 ms bins,
-the val-phase training-trial count), times training steps after a warm-up (with
+the val-phase training-trial count, less the preset's validation split), times training steps after a warm-up (with
 XLA on and/or off) and reports the step time, the epoch time it implies and
 trials per second, in wall-clock and in CPU seconds (the machine may be shared).
 
@@ -60,7 +60,7 @@ def save(section: str, entry: dict) -> None:
     print(f"saved to {RESULTS}")
 
 
-def random_data(dataset: str, seed: int = 0):
+def random_data(dataset: str, valid_ratio: float = 0.2, seed: int = 0):
     import numpy as np
 
     from nlbtut.datasets import get_dataset_info
@@ -78,7 +78,7 @@ def random_data(dataset: str, seed: int = 0):
         "train_spikes_heldin_forward": spk[:, t_obs:, :ni],
         "train_spikes_heldout_forward": spk[:, t_obs:, ni:],
     }
-    return format_lfads_data(train)
+    return format_lfads_data(train, valid_ratio=valid_ratio)
 
 
 def bench_speed(presets: list[str], xla_modes: list[bool], steps: int) -> None:
@@ -89,7 +89,7 @@ def bench_speed(presets: list[str], xla_modes: list[bool], steps: int) -> None:
     for preset in presets:
         cfg0 = load_config(preset)
         dataset = preset if preset not in ("cpu", "tiny") else "mc_maze_small"
-        data = random_data(dataset)
+        data = random_data(dataset, valid_ratio=cfg0.train.valid_ratio)
         for xla in xla_modes:
             cfg = cfg0.replace(jit_compile=xla)
             run_dir = Path(tempfile.mkdtemp(prefix="bench-lfads-"))
