@@ -6,9 +6,10 @@ Usage::
     python bench/bench_lfads.py quality [--preset cpu] [--dataset mc_maze_small] [--seconds 240]
 
 ``speed`` builds random Poisson data with each preset's NLB dimensions (5 ms bins,
-the val-phase training-trial count, less the preset's validation split), times training steps after a warm-up (with
-XLA on and/or off) and reports the step time, the epoch time it implies and
-trials per second, in wall-clock and in CPU seconds (the machine may be shared).
+the val-phase training trials less the preset's validation split), times training
+steps after a warm-up (with XLA on and/or off) and reports the step time, the epoch
+time it implies and trials per second, in wall-clock and in CPU seconds (the machine
+may be shared).
 
 ``quality`` generates the synthetic NLB dataset (``nlbtut.synthetic``), runs the
 smoothing and factor-analysis baselines, the oracle (true rates) and ``run_pipeline``
@@ -60,7 +61,7 @@ def save(section: str, entry: dict) -> None:
     print(f"saved to {RESULTS}")
 
 
-def random_data(dataset: str, valid_ratio: float = 0.2, seed: int = 0):
+def random_data(dataset: str, valid_ratio: float, seed: int = 0):
     import numpy as np
 
     from nlbtut.datasets import get_dataset_info
